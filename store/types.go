@@ -147,4 +147,7 @@ type OutboxItem struct {
 	NextAt    time.Time       `json:"next_at"`
 	Attempts  int             `json:"attempts"`
 	LastError string          `json:"last_error,omitempty"`
+	// Parked items failed permanently; they stay visible and are retried
+	// only when a person asks.
+	Parked bool `json:"parked,omitempty"`
 }

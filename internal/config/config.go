@@ -1,0 +1,172 @@
+// Package config reads perfect's settings from the environment, by the
+// legacy variable names where the old system had one. Every setting may
+// also be given as NAME_FILE, the path of a file holding the value.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is every setting of perfect serve.
+type Config struct {
+	Port         int           `env:"PORT" envDefault:"8000"`
+	DataDir      string        `env:"PERFECT_DATA_DIR" envDefault:"./data"`
+	LogLevel     string        `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat    string        `env:"LOG_FORMAT" envDefault:"text"`
+	TestingRaw   string        `env:"TESTING_MODE" envDefault:"false"`
+	BoltTimeout  time.Duration `env:"BOLT_OPEN_TIMEOUT" envDefault:"10s"`
+	ShutdownWait time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	Workers      int           `env:"SEND_CONCURRENCY" envDefault:"4"`
+	PublicURL    string        `env:"PUBLIC_URL"`
+
+	ResendAPIKey  string  `env:"RESEND_API_KEY"`
+	ResendBaseURL string  `env:"RESEND_BASE_URL"`
+	ResendRate    float64 `env:"RESEND_RATE_LIMIT" envDefault:"2"`
+	EmailFrom     string  `env:"EMAIL_FROM" envDefault:"Sender Name <sender@example.com>"`
+	EmailReplyTo  string  `env:"EMAIL_REPLY_TO"`
+	MaxAttempts   int     `env:"SEND_MAX_ATTEMPTS" envDefault:"8"`
+
+	TemplatesDir string        `env:"TEMPLATES_DIR"`
+	TemplateTTL  time.Duration `env:"TEMPLATE_CACHE_TTL" envDefault:"5m"`
+
+	AdminToken  string `env:"ADMIN_TOKEN"`
+	DiscordURL  string `env:"DISCORD_WEBHOOK_URL"`
+	CORSOrigins string `env:"CORS_ORIGINS"`
+
+	Notion Notion
+
+	Campaign Campaign
+
+	// FakeClock is for end-to-end tests: "epoch=<RFC3339>,speed=<n>" makes
+	// the service's clock start at epoch and run n times faster.
+	FakeClock string `env:"PERFECT_FAKE_CLOCK"`
+}
+
+// Notion is the Notion integration; empty Token means local tracking only.
+type Notion struct {
+	Token              string        `env:"NOTION_TOKEN"`
+	BaseURL            string        `env:"NOTION_BASE_URL"`
+	TemplatesDB        string        `env:"NOTION_EMAIL_TEMPLATES_DB_ID"`
+	SequenceDB         string        `env:"NOTION_EMAIL_SEQUENCE_DB_ID"`
+	BusinessXDB        string        `env:"NOTION_BUSINESSX_DB_ID"`
+	AnalyticsDB        string        `env:"NOTION_EMAIL_ANALYTICS_DB_ID"`
+	CustomerProjectsDB string        `env:"NOTION_CUSTOMER_PROJECTS_DB_ID"`
+	ContactsDB         string        `env:"NOTION_CONTACTS_DB_ID"`
+	BXTemplatesDB      string        `env:"NOTION_TEMPLATES_DB_ID"`
+	Rate               float64       `env:"NOTION_RATE_LIMIT" envDefault:"3"`
+	Timeout            time.Duration `env:"NOTION_TIMEOUT" envDefault:"30s"`
+}
+
+// Campaign holds the constants the legacy code hard-coded.
+type Campaign struct {
+	Deadline       string `env:"CAMPAIGN_DEADLINE"`
+	DeadlineLabel  string `env:"CAMPAIGN_DEADLINE_LABEL"`
+	BookingLink    string `env:"CAMPAIGN_BOOKING_LINK"`
+	ResultsLink    string `env:"CAMPAIGN_RESULTS_LINK"`
+	SpotsRemaining string `env:"CAMPAIGN_SPOTS_REMAINING"`
+	BookingsCount  string `env:"CAMPAIGN_BOOKINGS_COUNT"`
+}
+
+// Testing reports TESTING_MODE the legacy way: only "true", any case.
+func (c *Config) Testing() bool { return strings.EqualFold(strings.TrimSpace(c.TestingRaw), "true") }
+
+// DataFile is the path of the bbolt file.
+func (c *Config) DataFile() string { return filepath.Join(c.DataDir, "perfect.db") }
+
+// NotionEnabled reports whether Notion is configured.
+func (c *Config) NotionEnabled() bool { return c.Notion.Token != "" }
+
+// Load reads the configuration from environ (os.Environ form). Errors name
+// the variable at fault in one line.
+func Load(environ []string) (*Config, error) {
+	vars, err := withFiles(environ)
+	if err != nil {
+		return nil, err
+	}
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
+		return nil, fmt.Errorf("configuration: %s", oneLine(err))
+	}
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	return &c, nil
+}
+
+// withFiles turns the environment into a map and resolves NAME_FILE: when
+// NAME is unset, the file's content (trailing newline trimmed) becomes NAME.
+func withFiles(environ []string) (map[string]string, error) {
+	vars := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	for k, path := range vars {
+		name, ok := strings.CutSuffix(k, "_FILE")
+		if !ok || name == "" || path == "" || vars[name] != "" {
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("configuration: %s: %w", k, err)
+		}
+		vars[name] = strings.TrimRight(string(b), "\r\n")
+	}
+	return vars, nil
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Port <= 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT must be 1-65535, got %d", c.Port))
+	}
+	if c.ResendRate <= 0 {
+		errs = append(errs, fmt.Errorf("RESEND_RATE_LIMIT must be > 0, got %v", c.ResendRate))
+	}
+	if c.Notion.Rate <= 0 {
+		errs = append(errs, fmt.Errorf("NOTION_RATE_LIMIT must be > 0, got %v", c.Notion.Rate))
+	}
+	if c.Workers <= 0 {
+		errs = append(errs, fmt.Errorf("SEND_CONCURRENCY must be > 0, got %d", c.Workers))
+	}
+	if c.BoltTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("BOLT_OPEN_TIMEOUT must be > 0, got %s", c.BoltTimeout))
+	}
+	for name, v := range map[string]string{"RESEND_BASE_URL": c.ResendBaseURL,
+		"NOTION_BASE_URL": c.Notion.BaseURL, "DISCORD_WEBHOOK_URL": c.DiscordURL, "PUBLIC_URL": c.PublicURL} {
+		if v == "" {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s must be an http(s) URL, got %q", name, v))
+		}
+	}
+	switch strings.ToLower(c.LogFormat) {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, got %q", c.LogFormat))
+	}
+	if c.Campaign.Deadline != "" {
+		if _, err := time.Parse(time.RFC3339, c.Campaign.Deadline); err != nil {
+			if _, err := time.Parse(time.DateOnly, c.Campaign.Deadline); err != nil {
+				errs = append(errs, fmt.Errorf("CAMPAIGN_DEADLINE must be a date (2025-12-05) or RFC 3339 time, got %q", c.Campaign.Deadline))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(oneLine(errors.Join(errs...)))
+	}
+	return nil
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
