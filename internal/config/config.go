@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -109,9 +110,10 @@ func withFiles(environ []string) (map[string]string, error) {
 		k, v, _ := strings.Cut(kv, "=")
 		vars[k] = v
 	}
+	known := Names()
 	for k, path := range vars {
 		name, ok := strings.CutSuffix(k, "_FILE")
-		if !ok || name == "" || path == "" || vars[name] != "" {
+		if !ok || !known[name] || path == "" || vars[name] != "" {
 			continue
 		}
 		b, err := os.ReadFile(path)
@@ -121,6 +123,26 @@ func withFiles(environ []string) (map[string]string, error) {
 		vars[name] = strings.TrimRight(string(b), "\r\n")
 	}
 	return vars, nil
+}
+
+// Names returns every variable the configuration reads.
+func Names() map[string]bool {
+	names := map[string]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Time{}) {
+				walk(f.Type)
+				continue
+			}
+			if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+				names[name] = true
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}))
+	return names
 }
 
 func (c *Config) validate() error {

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+
+	"perfect/flows"
+	"perfect/internal/config"
+	"perfect/internal/delivery"
+	"perfect/internal/discord"
+	"perfect/internal/engine"
+	"perfect/internal/httpapi"
+	"perfect/internal/resend"
+	"perfect/internal/templates"
+	"perfect/store"
+)
+
+// app is the wired service: everything serve starts and stops.
+type app struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	now    func() time.Time
+	speed  float64
+	server *httpapi.Server
+
+	db      *store.DB
+	engine  *engine.Engine
+	outbox  *engine.Outbox
+	cron    gocron.Scheduler
+	sources templates.Source
+	tplKind string
+	sender  engine.Sender
+}
+
+func newApp(cfg *config.Config, log *slog.Logger, now func() time.Time, speed float64) (*app, error) {
+	a := &app{cfg: cfg, log: log, now: now, speed: speed}
+	src, kind, err := templateSource(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.sources, a.tplKind = src, kind
+	if cfg.ResendAPIKey != "" {
+		c, err := resend.New(resend.Config{
+			APIKey: cfg.ResendAPIKey, BaseURL: cfg.ResendBaseURL,
+			RatePerSecond: cfg.ResendRate, Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("configuration: RESEND_API_KEY/RESEND_BASE_URL: %w", err)
+		}
+		a.sender = delivery.Sender{Client: c}
+	}
+	a.server = httpapi.New(log, httpapi.Info{
+		TestingRaw: cfg.TestingRaw, NotionConfigured: cfg.NotionEnabled(),
+		ResendConfigured: cfg.ResendAPIKey != "", DiscordConfigured: cfg.DiscordURL != "",
+		Templates: kind, DataFile: cfg.DataFile(), Prefect: "off",
+	}, cfg.AdminToken, a.clock)
+	a.logModes()
+	return a, nil
+}
+
+func (a *app) clock() time.Time { return a.now().UTC() }
+
+func (a *app) logModes() {
+	if a.sender == nil {
+		a.log.Warn("RESEND_API_KEY not set: outbox mode, emails are rendered and recorded, not sent")
+	}
+	if !a.cfg.NotionEnabled() {
+		a.log.Warn("NOTION_TOKEN not set: local templates and local tracking only", "templates", a.tplKind)
+	}
+	if a.cfg.Testing() {
+		a.log.Warn("TESTING_MODE=true: sequences use minute-scale delays")
+	}
+	if a.cfg.AdminToken == "" {
+		a.log.Warn("ADMIN_TOKEN not set: admin routes answer only on loopback")
+	}
+}
+
+func templateSource(cfg *config.Config) (templates.Source, string, error) {
+	if cfg.TemplatesDir == "" {
+		return templates.Embedded(), "embedded", nil
+	}
+	dir, err := templates.Dir(cfg.TemplatesDir)
+	if err != nil {
+		return nil, "", fmt.Errorf("configuration: TEMPLATES_DIR: %w", err)
+	}
+	return templates.Layered(dir, templates.Embedded()), "dir", nil
+}
+
+// open opens the data file, waiting up to BOLT_OPEN_TIMEOUT for its lock,
+// and makes the server ready.
+func (a *app) open(ctx context.Context) error {
+	db, err := store.Open(a.cfg.DataFile(), store.Options{Timeout: a.cfg.BoltTimeout})
+	if err != nil {
+		return err
+	}
+	a.db = db
+	a.outbox = engine.NewOutbox(engine.Outbox{
+		DB: db, Log: a.log.With("component", "outbox"), Now: a.clock, Speed: a.speed,
+		Appliers: a.appliers(),
+	})
+	a.engine = engine.New(engine.Config{
+		DB: db, Now: a.clock, Speed: a.speed, Logger: a.log.With("component", "engine"),
+		Testing: a.cfg.Testing(), Campaign: campaign(a.cfg),
+		Sender: a.sender, Classify: delivery.Classify,
+		Renderer: &engine.Renderer{
+			Templates: a.sources, Campaign: campaign(a.cfg),
+			From: a.cfg.EmailFrom, ReplyTo: a.cfg.EmailReplyTo,
+		},
+		OnTracked: a.outbox.Wake,
+		Workers:   a.cfg.Workers, MaxAttempts: a.cfg.MaxAttempts, ShutdownWait: a.cfg.ShutdownWait,
+	})
+	if a.cfg.DiscordURL != "" {
+		a.server.OnCritical = a.discordAlert
+	}
+	a.server.SetBackend(&httpapi.Backend{
+		Engine: a.engine,
+		Lifecycle: &httpapi.Lifecycle{
+			DB: db, Engine: a.engine, Log: a.log.With("component", "lifecycle"),
+			BookingCancelsNurture: true, CancelCancelsReminders: true, RescheduleReplans: true,
+			OnboardingCancelsPostCall: true, UnmarkCancelsNoShow: true,
+		},
+	})
+	a.log.Info("data file open", "path", db.Path())
+	return nil
+}
+
+func (a *app) appliers() map[string]engine.Applier {
+	m := map[string]engine.Applier{}
+	if a.cfg.DiscordURL != "" {
+		dc := &discord.Client{URL: a.cfg.DiscordURL, HTTP: &http.Client{Timeout: 5 * time.Second}}
+		m[discord.Kind] = dc.Apply
+	}
+	return m
+}
+
+// discordAlert queues the CRITICAL alert; the outbox sends it at once and
+// retries it if Discord is down, independent of the sequence.
+func (a *app) discordAlert(ctx context.Context, email string, red int) {
+	it := discord.Item(a.engine.NewID(), discord.Alert{Email: email, Red: red, At: a.clock()})
+	if err := a.db.AddOutbox(it); err != nil {
+		a.log.ErrorContext(ctx, "queue discord alert", "err", err)
+		return
+	}
+	a.outbox.Wake()
+}
+
+// run runs the scheduler, the outbox and housekeeping until ctx ends.
+func (a *app) run(ctx context.Context) error {
+	cron, err := housekeeping(a.log.With("component", "housekeeping"), a.db, a.engine, a.outbox.Wake)
+	if err != nil {
+		return err
+	}
+	a.cron = cron
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.outbox.Run(ctx)
+	}()
+	err = a.engine.Run(ctx)
+	wg.Wait()
+	return err
+}
+
+func (a *app) close() {
+	if a.cron != nil {
+		_ = a.cron.Shutdown()
+	}
+	if a.db != nil {
+		if err := a.db.Close(); err != nil {
+			a.log.Error("close data file", "err", err)
+		}
+	}
+}
+
+func campaign(cfg *config.Config) flows.Campaign {
+	c := flows.DefaultCampaign()
+	cc := cfg.Campaign
+	if cc.Deadline != "" {
+		if t, err := time.Parse(time.RFC3339, cc.Deadline); err == nil {
+			c.Deadline = t.UTC()
+		} else if t, err := time.Parse(time.DateOnly, cc.Deadline); err == nil {
+			c.Deadline = t.UTC()
+		}
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&c.DeadlineLabel, cc.DeadlineLabel)
+	set(&c.BookingLink, cc.BookingLink)
+	set(&c.ResultsLink, cc.ResultsLink)
+	set(&c.SpotsRemaining, cc.SpotsRemaining)
+	set(&c.BookingsCount, cc.BookingsCount)
+	return c
+}

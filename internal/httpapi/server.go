@@ -1,0 +1,247 @@
+// Package httpapi serves perfect's HTTP interface: the legacy webhooks,
+// /health, and the admin JSON API over the queue.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"perfect/internal/engine"
+	"perfect/store"
+)
+
+// Info describes the running configuration for /health.
+type Info struct {
+	TestingRaw        string
+	NotionConfigured  bool
+	ResendConfigured  bool
+	DiscordConfigured bool
+	Templates         string // "notion", "dir" or "embedded"
+	DataFile          string
+	Prefect           string // "off" or the backends in use
+}
+
+// Backend is what the handlers need from the engine once the store is open.
+type Backend struct {
+	Engine *engine.Engine
+	// Triggers picks the backend of each flow; nil means the engine for all.
+	Triggers func(flow string) engine.Trigger
+	// Lifecycle runs after a webhook was stored, for cancellations it implies.
+	Lifecycle *Lifecycle
+}
+
+// Server is the HTTP handler of perfect serve.
+type Server struct {
+	log        *slog.Logger
+	info       Info
+	adminToken string
+	now        func() time.Time
+	backend    atomic.Pointer[Backend]
+	mux        *http.ServeMux
+	// MaxBody caps webhook bodies in bytes.
+	MaxBody int64
+	// Extra routes registered by other packages (Prefect API, admin page).
+	Extra []Route
+	// OnCritical is called when an assessment is CRITICAL (Discord alert).
+	OnCritical func(ctx context.Context, email string, red int)
+	handler    http.Handler
+}
+
+// Route is a pattern and handler added to the mux.
+type Route struct {
+	Pattern string
+	Handler http.Handler
+	Admin   bool
+}
+
+// New returns a server. Until SetBackend is called, /health answers 503
+// and every other route 503 too: the data file is not open yet.
+func New(log *slog.Logger, info Info, adminToken string, now func() time.Time) *Server {
+	s := &Server{log: log, info: info, adminToken: adminToken, now: now, MaxBody: 1 << 20}
+	return s
+}
+
+// SetBackend makes the server ready.
+func (s *Server) SetBackend(b *Backend) { s.backend.Store(b) }
+
+// Handler builds the routes; call it once, after Extra is set.
+func (s *Server) Handler() http.Handler {
+	if s.handler != nil {
+		return s.handler
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", s.handleHealth)
+	s.webhook(mux, "/webhook/signup", s.handleSignup)
+	s.webhook(mux, "/webhook/assessment", s.handleAssessment)
+	s.webhook(mux, "/webhook/christmas-signup", s.handleChristmasSignup)
+	s.webhook(mux, "/webhook/calcom-booking", s.handleCalcom)
+	s.webhook(mux, "/webhook/calendly-noshow", s.handleNoShow)
+	s.webhook(mux, "/webhook/postcall-maybe", s.handlePostCall)
+	s.webhook(mux, "/webhook/onboarding-start", s.handleOnboarding)
+	s.adminAPI(mux)
+	for _, r := range s.Extra {
+		h := r.Handler
+		if r.Admin {
+			h = s.requireAdmin(h)
+		}
+		mux.Handle(r.Pattern, h)
+	}
+	s.mux = mux
+	s.handler = s.recoverer(jsonErrors(mux))
+	return s.handler
+}
+
+func (s *Server) webhook(mux *http.ServeMux, path string, h func(w http.ResponseWriter, r *http.Request, b *Backend, body []byte)) {
+	mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+		b := s.backend.Load()
+		if b == nil {
+			w.Header().Set("Retry-After", "5")
+			writeDetail(w, http.StatusServiceUnavailable, "starting: data file not open yet")
+			return
+		}
+		body, ok := s.readBody(w, r)
+		if !ok {
+			return
+		}
+		h(w, r, b, body)
+	})
+}
+
+// readBody reads the request body within MaxBody; it answers 413 itself.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.MaxBody)
+	body, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeDetail(w, http.StatusRequestEntityTooLarge, "request body too large")
+		return nil, false
+	case err != nil:
+		writeDetail(w, http.StatusBadRequest, "could not read request body")
+		return nil, false
+	}
+	return body, true
+}
+
+// jsonErrors turns the mux's own plain-text 404 and 405 answers into
+// FastAPI's JSON bodies; answers our handlers wrote as JSON pass unchanged.
+func jsonErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&detailWriter{ResponseWriter: w}, r)
+	})
+}
+
+type detailWriter struct {
+	http.ResponseWriter
+	swallow bool
+}
+
+func (d *detailWriter) WriteHeader(code int) {
+	plain := strings.HasPrefix(d.Header().Get("Content-Type"), "text/plain")
+	if plain && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		d.swallow = true
+		d.Header().Del("X-Content-Type-Options")
+		writeDetail(d.ResponseWriter, code, http.StatusText(code))
+		return
+	}
+	d.ResponseWriter.WriteHeader(code)
+}
+
+func (d *detailWriter) Write(b []byte) (int, error) {
+	if d.swallow {
+		return len(b), nil
+	}
+	return d.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (d *detailWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "handler panic", "path", r.URL.Path, "panic", v)
+				writeDetail(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireAdmin allows a request with the admin bearer token, or from
+// loopback when no token is configured.
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.adminAllowed(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="perfect"`)
+			writeDetail(w, http.StatusUnauthorized, "admin token required")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) adminAllowed(r *http.Request) bool {
+	if s.adminToken == "" {
+		return isLoopback(r.RemoteAddr)
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(s.adminToken)) == 1
+}
+
+// AdminAllowed exposes the admin check to other packages' routes.
+func (s *Server) AdminAllowed(r *http.Request) bool { return s.adminAllowed(r) }
+
+func isLoopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeDetail(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"detail": msg})
+}
+
+// timestamp is the response time in RFC 3339 UTC (decisions §2).
+func (s *Server) timestamp() string { return s.now().UTC().Format(time.RFC3339Nano) }
+
+// errorStatus maps store errors to HTTP statuses.
+func errorStatus(err error) int {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, store.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, engine.ErrUnknownFlow), errors.Is(err, errBadRequest):
+		return http.StatusBadRequest
+	default:
+		return http.StatusServiceUnavailable
+	}
+}
