@@ -9,6 +9,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -267,4 +268,25 @@ func forPrefix(b *bolt.Bucket, prefix string, fn func(id string) bool) {
 			return
 		}
 	}
+}
+
+// Secret returns the random secret stored under name, creating it on first
+// use, so a value such as the unsubscribe signing key survives restarts
+// without configuration.
+func (db *DB) Secret(name string, size int) ([]byte, error) {
+	var out []byte
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		key := []byte("secret/" + name)
+		if v := b.Get(key); v != nil {
+			out = append([]byte(nil), v...)
+			return nil
+		}
+		out = make([]byte, size)
+		if _, err := rand.Read(out); err != nil {
+			return err
+		}
+		return b.Put(key, out)
+	})
+	return out, err
 }

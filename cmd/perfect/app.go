@@ -18,6 +18,7 @@ import (
 	"perfect/internal/httpapi"
 	"perfect/internal/resend"
 	"perfect/internal/templates"
+	"perfect/internal/unsubscribe"
 	"perfect/store"
 )
 
@@ -104,6 +105,14 @@ func (a *app) open(ctx context.Context) error {
 		DB: db, Log: a.log.With("component", "outbox"), Now: a.clock, Speed: a.speed,
 		Appliers: a.appliers(),
 	})
+	secret := []byte(a.cfg.UnsubscribeSecret)
+	if len(secret) == 0 {
+		if secret, err = db.Secret("unsubscribe", 32); err != nil {
+			return fmt.Errorf("unsubscribe secret: %w", err)
+		}
+	}
+	signer := &unsubscribe.Signer{Secret: secret, BaseURL: a.cfg.BaseURL(), TTL: a.cfg.UnsubscribeTTL}
+	windows, _ := a.cfg.Windows() // validated by config.Load
 	a.engine = engine.New(engine.Config{
 		DB: db, Now: a.clock, Speed: a.speed, Logger: a.log.With("component", "engine"),
 		Testing: a.cfg.Testing(), Campaign: campaign(a.cfg),
@@ -111,15 +120,20 @@ func (a *app) open(ctx context.Context) error {
 		Renderer: &engine.Renderer{
 			Templates: a.sources, Campaign: campaign(a.cfg),
 			From: a.cfg.EmailFrom, ReplyTo: a.cfg.EmailReplyTo,
+			Unsubscribe: func(email string) (string, map[string]string) {
+				return signer.Link(email, a.clock())
+			},
 		},
+		Suppressed: db.IsSuppressed, Windows: windows, DefaultLocation: a.cfg.Location(),
 		OnTracked: a.outbox.Wake,
 		Workers:   a.cfg.Workers, MaxAttempts: a.cfg.MaxAttempts, ShutdownWait: a.cfg.ShutdownWait,
 	})
 	if a.cfg.DiscordURL != "" {
 		a.server.OnCritical = a.discordAlert
 	}
+	a.server.ResendWebhookSecret = a.cfg.ResendWebhookSecret
 	a.server.SetBackend(&httpapi.Backend{
-		Engine: a.engine,
+		Engine: a.engine, Unsubscribe: signer,
 		Lifecycle: &httpapi.Lifecycle{
 			DB: db, Engine: a.engine, Log: a.log.With("component", "lifecycle"),
 			BookingCancelsNurture: true, CancelCancelsReminders: true, RescheduleReplans: true,

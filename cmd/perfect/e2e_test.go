@@ -195,6 +195,7 @@ func TestE2E_TestingModeSequencesSurviveSIGKILL(t *testing.T) {
 		t.Skip("end-to-end test")
 	}
 	const speed = 60
+	perfectBinary(t) // build first: the simulated clock starts now
 	anchor := time.Now()
 	epoch := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return epoch.Add(time.Duration(float64(time.Since(anchor)) * speed)) }

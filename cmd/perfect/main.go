@@ -24,6 +24,7 @@ type CLI struct {
 	Queue       QueueCmd       `cmd:"" help:"Inspect and change planned emails."`
 	Templates   TemplatesCmd   `cmd:"" help:"Inspect email templates."`
 	Store       StoreCmd       `cmd:"" help:"Check or back up the data file."`
+	Suppress    SuppressCmd    `cmd:"" help:"Manage the suppression list (unsubscribes, bounces, complaints)."`
 	Version     VersionCmd     `cmd:"" help:"Print the version."`
 }
 

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"perfect/flows"
 )
 
 // Config is every setting of perfect serve.
@@ -37,6 +39,12 @@ type Config struct {
 
 	TemplatesDir string        `env:"TEMPLATES_DIR"`
 	TemplateTTL  time.Duration `env:"TEMPLATE_CACHE_TTL" envDefault:"5m"`
+
+	UnsubscribeSecret   string        `env:"UNSUBSCRIBE_SECRET"`
+	UnsubscribeTTL      time.Duration `env:"UNSUBSCRIBE_TOKEN_TTL" envDefault:"8760h"`
+	ResendWebhookSecret string        `env:"RESEND_WEBHOOK_SECRET"`
+	SendWindows         string        `env:"SEND_WINDOWS"`
+	DefaultTimezone     string        `env:"DEFAULT_TIMEZONE" envDefault:"UTC"`
 
 	AdminToken  string `env:"ADMIN_TOKEN"`
 	DiscordURL  string `env:"DISCORD_WEBHOOK_URL"`
@@ -81,6 +89,47 @@ func (c *Config) Testing() bool { return strings.EqualFold(strings.TrimSpace(c.T
 
 // DataFile is the path of the bbolt file.
 func (c *Config) DataFile() string { return filepath.Join(c.DataDir, "perfect.db") }
+
+// Windows parses SEND_WINDOWS: "flow=HH:MM-HH:MM,flow2=...".
+func (c *Config) Windows() (map[string]flows.Window, error) {
+	out := map[string]flows.Window{}
+	for _, part := range strings.Split(c.SendWindows, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, spec, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("SEND_WINDOWS: want flow=HH:MM-HH:MM, got %q", part)
+		}
+		if _, known := flows.ByName(strings.TrimSpace(name)); !known {
+			return nil, fmt.Errorf("SEND_WINDOWS: unknown flow %q", name)
+		}
+		w, err := flows.ParseWindow(spec)
+		if err != nil {
+			return nil, fmt.Errorf("SEND_WINDOWS: %w", err)
+		}
+		out[strings.TrimSpace(name)] = w
+	}
+	return out, nil
+}
+
+// Location is DEFAULT_TIMEZONE.
+func (c *Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.DefaultTimezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// BaseURL is where links in emails point: PUBLIC_URL, or the local port.
+func (c *Config) BaseURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return fmt.Sprintf("http://localhost:%d", c.Port)
+}
 
 // NotionEnabled reports whether Notion is configured.
 func (c *Config) NotionEnabled() bool { return c.Notion.Token != "" }
@@ -182,6 +231,12 @@ func (c *Config) validate() error {
 				errs = append(errs, fmt.Errorf("CAMPAIGN_DEADLINE must be a date (2025-12-05) or RFC 3339 time, got %q", c.Campaign.Deadline))
 			}
 		}
+	}
+	if _, err := time.LoadLocation(c.DefaultTimezone); err != nil {
+		errs = append(errs, fmt.Errorf("DEFAULT_TIMEZONE must be an IANA zone such as America/Toronto, got %q", c.DefaultTimezone))
+	}
+	if _, err := c.Windows(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return errors.New(oneLine(errors.Join(errs...)))

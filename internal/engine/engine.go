@@ -82,6 +82,8 @@ type Engine struct {
 	metrics      Metrics
 	classifier   Classifier
 	suppressed   func(email string) bool
+	windows      map[string]flows.Window
+	defaultLoc   *time.Location
 
 	wake    chan struct{}
 	freed   chan struct{}
@@ -116,6 +118,10 @@ type Config struct {
 	Classify Classifier
 	// Suppressed reports addresses that must not receive nurture emails.
 	Suppressed func(email string) bool
+	// Windows are per-flow daily send windows in the contact's time zone
+	// (params "time_zone"), or DefaultLocation when none is known.
+	Windows         map[string]flows.Window
+	DefaultLocation *time.Location
 }
 
 // New returns an engine; call Run to start the scheduler.
@@ -127,6 +133,7 @@ func New(cfg Config) *Engine {
 		workers: cfg.Workers, maxAttempts: cfg.MaxAttempts,
 		shutdownWait: cfg.ShutdownWait, metrics: cfg.Metrics,
 		classifier: cfg.Classify, suppressed: cfg.Suppressed,
+		windows: cfg.Windows, defaultLoc: cfg.DefaultLocation,
 		wake: make(chan struct{}, 1), freed: make(chan struct{}, 1),
 		entropy: ulid.Monotonic(rand.Reader, 0),
 		jitter:  randFloat,
@@ -147,6 +154,9 @@ func New(cfg Config) *Engine {
 		e.shutdownWait = 20 * time.Second
 	}
 	e.claimLimit = e.workers
+	if e.defaultLoc == nil {
+		e.defaultLoc = time.UTC
+	}
 	if e.metrics == nil {
 		e.metrics = nopMetrics{}
 	}
@@ -192,15 +202,23 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Result, error) {
 	if f.Anchor == flows.BeforeMeeting {
 		anchor = req.Meeting.UTC()
 	}
+	// An address that unsubscribed still gets its run recorded, with every
+	// marketing email cancelled, so the queue shows why nothing was sent.
+	suppressed := !f.Transactional && e.suppressed != nil && e.suppressed(req.Email)
 	var steps []store.Step
 	for _, p := range f.Plan(anchor, now, e.testing, req.Segment) {
-		steps = append(steps, store.Step{
+		s := store.Step{
 			ID: flows.StepID(run.ID, p.Number), RunID: run.ID, Flow: f.Name,
 			Email: req.Email, Template: p.Template, EmailNumber: p.Number,
-			DueAt: p.DueAt, Status: store.StatusPlanned,
+			DueAt: e.inWindow(f.Name, p.DueAt, req.Params), Status: store.StatusPlanned,
 			Transactional: f.Transactional, MaxLateness: store.Duration(f.MaxLateness),
 			CreatedAt: now, UpdatedAt: now,
-		})
+		}
+		if suppressed {
+			s.Status, s.CancelReason = store.StatusCancelled, "unsubscribed"
+			s.History = []store.Event{{At: now, Action: "cancelled", By: "suppression list", Reason: "unsubscribed"}}
+		}
+		steps = append(steps, s)
 	}
 	in := store.Intake{Run: run, Steps: steps}
 	if e.tracker != nil {
@@ -224,6 +242,21 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Result, error) {
 	e.log.InfoContext(ctx, "run planned", "run_id", run.ID, "flow", f.Name,
 		"email", MaskEmail(req.Email), "steps", len(steps))
 	return Result{RunID: run.ID, Steps: steps, Backend: "embedded"}, nil
+}
+
+// inWindow moves a due time into the flow's send window, if it has one.
+func (e *Engine) inWindow(flow string, due time.Time, params map[string]any) time.Time {
+	w, ok := e.windows[flow]
+	if !ok {
+		return due
+	}
+	loc := e.defaultLoc
+	if tz, _ := params["time_zone"].(string); tz != "" {
+		if l, err := time.LoadLocation(tz); err == nil {
+			loc = l
+		}
+	}
+	return w.Next(due, loc)
 }
 
 // Wake makes the scheduler look at the due index again, for example after

@@ -53,7 +53,7 @@ func newHarness(t *testing.T, o options) *harness {
 		db.Close()
 	})
 	anchor := time.Now()
-	now := func() time.Time { return epoch.Add(time.Duration(float64(time.Since(anchor))*speed)) }
+	now := func() time.Time { return epoch.Add(time.Duration(float64(time.Since(anchor)) * speed)) }
 	h := &harness{db: db, now: now}
 	var sender engine.Sender
 	if !o.outbox {

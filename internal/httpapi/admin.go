@@ -58,6 +58,48 @@ func (s *Server) adminAPI(mux *http.ServeMux) {
 	h("POST /admin/api/contacts/cancel", s.cancelContact)
 	h("GET /admin/api/outbox", s.listOutbox)
 	h("GET /admin/api/stats", s.stats)
+	h("GET /admin/api/suppressions", s.listSuppressions)
+	h("POST /admin/api/suppressions", s.addSuppression)
+	h("DELETE /admin/api/suppressions/{email}", s.removeSuppression)
+}
+
+func (s *Server) listSuppressions(w http.ResponseWriter, r *http.Request, b *Backend) {
+	list, err := b.Engine.DB().ListSuppressed(10000)
+	if err != nil {
+		writeDetail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if list == nil {
+		list = []store.Suppression{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"suppressions": list})
+}
+
+func (s *Server) addSuppression(w http.ResponseWriter, r *http.Request, b *Backend) {
+	a, err := readAction(r)
+	if err != nil || a.Email == "" {
+		writeDetail(w, http.StatusBadRequest, "body must be JSON with an email")
+		return
+	}
+	reason := a.Reason
+	if reason == "" {
+		reason = "admin"
+	}
+	n, err := s.suppress(r.Context(), b, store.Suppression{Email: a.Email, Reason: reason,
+		Source: "admin", By: actor(a, r), At: b.Engine.Now()})
+	if err != nil {
+		writeDetail(w, errorStatus(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"email": a.Email, "cancelled": n})
+}
+
+func (s *Server) removeSuppression(w http.ResponseWriter, r *http.Request, b *Backend) {
+	if err := b.Engine.DB().Unsuppress(r.PathValue("email")); err != nil {
+		writeDetail(w, errorStatus(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"email": r.PathValue("email"), "removed": true})
 }
 
 func (s *Server) listSteps(w http.ResponseWriter, r *http.Request, b *Backend) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"perfect/internal/engine"
+	"perfect/internal/unsubscribe"
 	"perfect/store"
 )
 
@@ -37,6 +38,10 @@ type Backend struct {
 	Triggers func(flow string) engine.Trigger
 	// Lifecycle runs after a webhook was stored, for cancellations it implies.
 	Lifecycle *Lifecycle
+	// Unsubscribe signs and checks unsubscribe links.
+	Unsubscribe *unsubscribe.Signer
+	// Suppress records a suppression; nil writes only to the store.
+	Suppress Suppressor
 }
 
 // Server is the HTTP handler of perfect serve.
@@ -51,6 +56,8 @@ type Server struct {
 	MaxBody int64
 	// Extra routes registered by other packages (Prefect API, admin page).
 	Extra []Route
+	// ResendWebhookSecret checks /webhook/resend; empty turns the check off.
+	ResendWebhookSecret string
 	// OnCritical is called when an assessment is CRITICAL (Discord alert).
 	OnCritical func(ctx context.Context, email string, red int)
 	handler    http.Handler
@@ -88,6 +95,7 @@ func (s *Server) Handler() http.Handler {
 	s.webhook(mux, "/webhook/postcall-maybe", s.handlePostCall)
 	s.webhook(mux, "/webhook/onboarding-start", s.handleOnboarding)
 	s.adminAPI(mux)
+	s.unsubscribeRoutes(mux)
 	for _, r := range s.Extra {
 		h := r.Handler
 		if r.Admin {

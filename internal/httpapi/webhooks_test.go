@@ -39,9 +39,10 @@ func newServer(tb testing.TB, testing bool, adminToken string) *fixtureServer {
 		db.Close()
 	})
 	now := func() time.Time { return t0 }
-	eng := engine.New(engine.Config{DB: db, Now: now, Testing: testing})
+	eng := engine.New(engine.Config{DB: db, Now: now, Testing: testing, Suppressed: db.IsSuppressed})
 	s := httpapi.New(slog.New(slog.DiscardHandler), httpapi.Info{TestingRaw: "false", Templates: "embedded"}, adminToken, now)
-	s.SetBackend(&httpapi.Backend{Engine: eng, Lifecycle: &httpapi.Lifecycle{
+	s.ResendWebhookSecret = testSvixSecret
+	s.SetBackend(&httpapi.Backend{Engine: eng, Unsubscribe: testSigner, Lifecycle: &httpapi.Lifecycle{
 		DB: db, Engine: eng, Log: slog.New(slog.DiscardHandler),
 		BookingCancelsNurture: true, CancelCancelsReminders: true, RescheduleReplans: true,
 		OnboardingCancelsPostCall: true, UnmarkCancelsNoShow: true,
