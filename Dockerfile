@@ -61,8 +61,9 @@ LABEL org.opencontainers.image.title="perfect" \
       org.opencontainers.image.version="${VERSION}"
 
 COPY --from=build /out/rootfs/ /
-# --chown, because builders differ on whether COPY --from keeps the owner; the empty
-# directory becomes the named volume, and a new volume takes its owner from it.
+# /data gets its owner from --chown: COPY --from does not keep the owner of the copied
+# directory itself, and --chown applies to the destination because this line creates it
+# (nothing above may create /data). A new named volume takes its owner from it.
 COPY --from=build --chown=65532:65532 /out/data/ /data/
 
 ENV PERFECT_DATA_DIR=/data \

@@ -126,6 +126,7 @@ start_container() {
 		--env UNSUBSCRIBE_SECRET=image-test-unsubscribe-secret \
 		--env PUBLIC_URL="http://127.0.0.1:$port" \
 		--env ADMIN_TIMEZONE=America/Toronto \
+		--env DEFAULT_TIMEZONE=America/Toronto \
 		--env LOG_LEVEL=debug \
 		"$IMAGE_UNDER_TEST" >/dev/null 2>&1 || die "podman run $name failed"
 }

@@ -13,6 +13,7 @@
 #   RUNTIME_IMAGE  base of the final image       (default: Dockerfile's, else scratch)
 #   CONTEXT_DIR    build context                 (default: the repository root)
 #   PULL_TIMEOUT   seconds allowed for one pull  (default 90)
+#   NO_CACHE=1     rebuild every layer (the Go caches still apply unless removed)
 #
 # Prints the image name on stdout; progress goes to stderr.
 set -euo pipefail
@@ -24,6 +25,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 main() {
 	local context image version go_image runtime_image modcache started elapsed size
+	local -a cache_flags=(--layers)
+	if [ "${NO_CACHE:-}" = 1 ]; then
+		cache_flags=(--no-cache)
+	fi
 	context="${CONTEXT_DIR:-$ROOT}"
 	image="${IMAGE:-localhost/perfect:dev}"
 	version="${VERSION:-$(git -C "$ROOT" describe --tags --always --dirty 2>/dev/null || echo dev)}"
@@ -42,7 +47,7 @@ main() {
 	started=$(date +%s)
 	pm build \
 		--format docker \
-		--layers \
+		"${cache_flags[@]}" \
 		--pull=missing \
 		--network host \
 		--file Dockerfile \
