@@ -16,7 +16,7 @@
 # IMAGE_TEST_NO_BUILD=1 tests an already built IMAGE; MAX_IMAGE_BYTES (25000000).
 set -euo pipefail
 
-SCRIPT_NAME=image-test
+SCRIPT_NAME="image-test"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/podman-env.sh
 . "$ROOT/scripts/podman-env.sh"
@@ -79,7 +79,7 @@ main() {
 		die "steps differ after a restart on the same volume: before [$steps_before] after [$steps_after]"
 	log "ok: the run survived a restart on the same volume"
 
-	check_redeploy_overlap "$port" "$email" "$steps_before"
+	check_redeploy_overlap "$email" "$steps_before"
 
 	log "PASS: image $image, version $version, $(human_mb "$size"), build ${build_secs}s, total $(($(date +%s) - started))s"
 	printf 'image-test: size=%s build_seconds=%s result=pass\n' "$size" "$build_secs"
@@ -173,7 +173,7 @@ check_not_root() {
 check_data_file_owner() {
 	local dir owner
 	dir="$(pm volume inspect --format '{{.Mountpoint}}' "$VOLUME")"
-	[ -f "$dir/perfect.db" ] || die "no perfect.db in the volume ($(ls -A "$dir" | paste -sd' '))"
+	[ -f "$dir/perfect.db" ] || die "no perfect.db in the volume ($(find "$dir" -mindepth 1 -maxdepth 1 -printf '%f ')"
 	owner="$(stat -c %u "$dir/perfect.db")"
 	[ "$owner" != 0 ] || die "perfect.db is owned by root"
 	log "ok: /data/perfect.db exists, owned by uid $owner"
@@ -224,11 +224,10 @@ graceful_stop() {
 # runs, as a compose redeploy can. The second must not report healthy while the first
 # holds the data file, and must serve the same data once the first is gone.
 check_redeploy_overlap() {
-	local port="$1" email="$2" want port2 i code steps
-	want="$3"
+	local email="$1" want="$2" port2 code steps
 	port2="$(free_port)"
 	start_container "$SECOND" "$port2"
-	for i in 1 2 3 4 5 6; do
+	for _ in 1 2 3 4 5 6; do
 		code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port2/health" || true)"
 		[ "$code" != 200 ] || die "$SECOND reported healthy while $FIRST held the data file"
 		sleep 0.5

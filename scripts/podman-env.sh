@@ -61,6 +61,7 @@ pm() {
 
 # podman_ready installs and configures podman. On failure it returns 1 and leaves the
 # reason in PODMAN_UNAVAILABLE, so the caller can decide between skipping and failing.
+# shellcheck disable=SC2034 # PODMAN_UNAVAILABLE is read by the scripts that source this
 podman_ready() {
 	PODMAN_UNAVAILABLE=""
 	if ! command -v podman >/dev/null 2>&1; then
