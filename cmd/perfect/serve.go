@@ -15,6 +15,7 @@ import (
 
 	"perfect/internal/config"
 	"perfect/internal/engine"
+	"perfect/internal/httpapi"
 	"perfect/store"
 )
 
@@ -39,6 +40,7 @@ func (ServeCmd) Run(e *env) error {
 	if err != nil {
 		return exitError{code: 2, msg: err.Error()}
 	}
+	configureServer(app.server, cfg, log)
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
 		return exitError{code: 1, msg: fmt.Sprintf("listen on port %d: %v", cfg.Port, err)}
@@ -79,6 +81,24 @@ func (ServeCmd) Run(e *env) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// configureServer applies the request-hygiene and webhook-security
+// settings, and says at start-up which checks are off.
+func configureServer(s *httpapi.Server, cfg *config.Config, log *slog.Logger) {
+	s.Secrets = httpapi.Secrets{CalcomSecret: cfg.CalcomSecret, CalendlyKey: cfg.CalendlyKey,
+		WebhookToken: cfg.WebhookToken}
+	s.TrustProxy = cfg.TrustProxy
+	s.CORSOrigins = cfg.CORSList()
+	s.WebhookRate, s.WebhookBurst = cfg.WebhookRate, cfg.WebhookBurst
+	s.MaxBody = cfg.MaxBodyBytes
+	for name, v := range map[string]string{"CALCOM_WEBHOOK_SECRET": cfg.CalcomSecret,
+		"CALENDLY_WEBHOOK_SIGNING_KEY": cfg.CalendlyKey, "WEBHOOK_TOKEN": cfg.WebhookToken,
+		"RESEND_WEBHOOK_SECRET": cfg.ResendWebhookSecret} {
+		if v == "" {
+			log.Warn("webhook check off: " + name + " not set")
+		}
+	}
 }
 
 func newLogger(cfg *config.Config, w interface{ Write([]byte) (int, error) }) *slog.Logger {

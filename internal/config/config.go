@@ -46,6 +46,15 @@ type Config struct {
 	SendWindows         string        `env:"SEND_WINDOWS"`
 	DefaultTimezone     string        `env:"DEFAULT_TIMEZONE" envDefault:"UTC"`
 
+	CalcomSecret string  `env:"CALCOM_WEBHOOK_SECRET"`
+	CalendlyKey  string  `env:"CALENDLY_WEBHOOK_SIGNING_KEY"`
+	WebhookToken string  `env:"WEBHOOK_TOKEN"`
+	TrustProxy   bool    `env:"TRUST_PROXY_HEADERS" envDefault:"false"`
+	WebhookRate  float64 `env:"WEBHOOK_RATE_LIMIT" envDefault:"20"`
+	WebhookBurst int     `env:"WEBHOOK_RATE_BURST" envDefault:"40"`
+	MaxBodyBytes int64   `env:"MAX_BODY_BYTES" envDefault:"1048576"`
+	Lifecycle    Lifecycle
+
 	AdminToken  string `env:"ADMIN_TOKEN"`
 	DiscordURL  string `env:"DISCORD_WEBHOOK_URL"`
 	CORSOrigins string `env:"CORS_ORIGINS"`
@@ -72,6 +81,26 @@ type Notion struct {
 	BXTemplatesDB      string        `env:"NOTION_TEMPLATES_DB_ID"`
 	Rate               float64       `env:"NOTION_RATE_LIMIT" envDefault:"3"`
 	Timeout            time.Duration `env:"NOTION_TIMEOUT" envDefault:"30s"`
+}
+
+// Lifecycle switches the rules that cancel emails an event makes pointless.
+type Lifecycle struct {
+	BookingCancelsNurture     bool `env:"LIFECYCLE_BOOKING_CANCELS_NURTURE" envDefault:"true"`
+	CancelCancelsReminders    bool `env:"LIFECYCLE_CANCEL_CANCELS_REMINDERS" envDefault:"true"`
+	RescheduleReplans         bool `env:"LIFECYCLE_RESCHEDULE_REPLANS" envDefault:"true"`
+	OnboardingCancelsPostCall bool `env:"LIFECYCLE_ONBOARDING_CANCELS_POSTCALL" envDefault:"true"`
+	UnmarkCancelsNoShow       bool `env:"LIFECYCLE_UNMARK_CANCELS_NOSHOW" envDefault:"true"`
+}
+
+// CORSList splits CORS_ORIGINS.
+func (c *Config) CORSList() []string {
+	var out []string
+	for _, o := range strings.Split(c.CORSOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // Campaign holds the constants the legacy code hard-coded.
@@ -207,6 +236,12 @@ func (c *Config) validate() error {
 	}
 	if c.Workers <= 0 {
 		errs = append(errs, fmt.Errorf("SEND_CONCURRENCY must be > 0, got %d", c.Workers))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("MAX_BODY_BYTES must be at least 1024, got %d", c.MaxBodyBytes))
+	}
+	if c.WebhookRate < 0 || c.WebhookBurst < 1 {
+		errs = append(errs, fmt.Errorf("WEBHOOK_RATE_LIMIT must be >= 0 and WEBHOOK_RATE_BURST >= 1"))
 	}
 	if c.BoltTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("BOLT_OPEN_TIMEOUT must be > 0, got %s", c.BoltTimeout))

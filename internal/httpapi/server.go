@@ -9,9 +9,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +59,20 @@ type Server struct {
 	MaxBody int64
 	// Extra routes registered by other packages (Prefect API, admin page).
 	Extra []Route
+	// Secrets are the webhook senders' secrets.
+	Secrets Secrets
+	// TrustProxy takes the client address from X-Forwarded-For (behind
+	// Coolify's proxy); off, the remote address is used.
+	TrustProxy bool
+	// CORSOrigins may call the webhooks from a browser; empty means none.
+	CORSOrigins []string
+	// WebhookRate and WebhookBurst limit webhook requests per address;
+	// zero rate turns the limit off.
+	WebhookRate  float64
+	WebhookBurst int
+	limiter      *limiter
+	limiterOnce  sync.Once
+	replays      replayCache
 	// ResendWebhookSecret checks /webhook/resend; empty turns the check off.
 	ResendWebhookSecret string
 	// OnCritical is called when an assessment is CRITICAL (Discord alert).
@@ -104,12 +121,21 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(r.Pattern, h)
 	}
 	s.mux = mux
-	s.handler = s.recoverer(jsonErrors(mux))
+	s.handler = s.recoverer(s.cors(jsonErrors(mux)))
 	return s.handler
 }
 
 func (s *Server) webhook(mux *http.ServeMux, path string, h func(w http.ResponseWriter, r *http.Request, b *Backend, body []byte)) {
 	mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+		if !isJSON(r) {
+			writeDetail(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+			return
+		}
+		if ok, wait := s.allow(r); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			writeDetail(w, http.StatusTooManyRequests, "too many requests from this address")
+			return
+		}
 		b := s.backend.Load()
 		if b == nil {
 			w.Header().Set("Retry-After", "5")
@@ -118,6 +144,13 @@ func (s *Server) webhook(mux *http.ServeMux, path string, h func(w http.Response
 		}
 		body, ok := s.readBody(w, r)
 		if !ok {
+			return
+		}
+		if err := s.authenticate(path, r, body); err != nil {
+			// The body of a refused request is never logged.
+			s.log.WarnContext(r.Context(), "webhook refused", "path", path,
+				"remote", s.clientAddr(r), "reason", err.Error())
+			writeDetail(w, http.StatusUnauthorized, "invalid signature or token")
 			return
 		}
 		h(w, r, b, body)
@@ -192,14 +225,22 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 // requireAdmin allows a request with the admin bearer token, or from
 // loopback when no token is configured.
 func (s *Server) requireAdmin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return adminHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.adminAllowed(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="perfect"`)
 			writeDetail(w, http.StatusUnauthorized, "admin token required")
 			return
 		}
 		next.ServeHTTP(w, r)
-	})
+	}))
+}
+
+func (s *Server) allow(r *http.Request) (bool, time.Duration) {
+	s.limiterOnce.Do(func() { s.limiter = newLimiter(s.WebhookRate, s.WebhookBurst) })
+	if s.limiter == nil {
+		return true, 0
+	}
+	return s.limiter.allow(s.clientAddr(r), time.Now())
 }
 
 func (s *Server) adminAllowed(r *http.Request) bool {

@@ -28,6 +28,12 @@ type fixtureServer struct {
 
 func newServer(tb testing.TB, testing bool, adminToken string) *fixtureServer {
 	tb.Helper()
+	return newServerWith(tb, testing, adminToken, nil)
+}
+
+// newServerWith lets a test set server options before the routes are built.
+func newServerWith(tb testing.TB, testing bool, adminToken string, opt func(*httpapi.Server)) *fixtureServer {
+	tb.Helper()
 	db, err := store.Open(filepath.Join(tb.TempDir(), "perfect.db"), store.Options{})
 	if err != nil {
 		tb.Fatal(err)
@@ -47,6 +53,9 @@ func newServer(tb testing.TB, testing bool, adminToken string) *fixtureServer {
 		BookingCancelsNurture: true, CancelCancelsReminders: true, RescheduleReplans: true,
 		OnboardingCancelsPostCall: true, UnmarkCancelsNoShow: true,
 	}})
+	if opt != nil {
+		opt(s)
+	}
 	srv := httptest.NewServer(s.Handler())
 	tb.Cleanup(srv.Close)
 	return &fixtureServer{srv: srv, db: db, eng: eng}
