@@ -109,6 +109,7 @@ func (s *Server) Handler() http.Handler {
 	s.webhook(mux, "/webhook/christmas-signup", s.handleChristmasSignup)
 	s.webhook(mux, "/webhook/calcom-booking", s.handleCalcom)
 	s.webhook(mux, "/webhook/calendly-noshow", s.handleNoShow)
+	s.webhook(mux, "/webhook/calendly", s.handleCalendly)
 	s.webhook(mux, "/webhook/postcall-maybe", s.handlePostCall)
 	s.webhook(mux, "/webhook/onboarding-start", s.handleOnboarding)
 	s.adminAPI(mux)

@@ -168,6 +168,10 @@ func (s *Server) handleCalcom(w http.ResponseWriter, r *http.Request, b *Backend
 }
 
 func (s *Server) handleNoShow(w http.ResponseWriter, r *http.Request, b *Backend, body []byte) {
+	if webhook.IsCalendlyEnvelope(body) {
+		s.handleCalendly(w, r, b, body)
+		return
+	}
 	req, err := webhook.DecodeNoShow(body)
 	if err != nil {
 		decodeError(w, err)
