@@ -156,3 +156,20 @@ func FuzzNormalizeEmail(f *testing.F) {
 		checkResult(t, got, true, nil)
 	})
 }
+
+func FuzzDecodeCalendly(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "calendly-*.json"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		v, err := DecodeCalendly(body)
+		_ = IsCalendlyEnvelope(body)
+		invitee := v != nil && v.NoShow != nil
+		checkResult(t, emailOf(v, func(e *CalendlyEvent) string { return e.Email }), invitee, err)
+	})
+}
