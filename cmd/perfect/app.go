@@ -16,6 +16,7 @@ import (
 	"perfect/internal/discord"
 	"perfect/internal/engine"
 	"perfect/internal/httpapi"
+	"perfect/internal/metrics"
 	"perfect/internal/resend"
 	"perfect/internal/templates"
 	"perfect/internal/unsubscribe"
@@ -37,10 +38,11 @@ type app struct {
 	sources templates.Source
 	tplKind string
 	sender  engine.Sender
+	metrics *metrics.Metrics
 }
 
 func newApp(cfg *config.Config, log *slog.Logger, now func() time.Time, speed float64) (*app, error) {
-	a := &app{cfg: cfg, log: log, now: now, speed: speed}
+	a := &app{cfg: cfg, log: log, now: now, speed: speed, metrics: metrics.New()}
 	src, kind, err := templateSource(cfg)
 	if err != nil {
 		return nil, err
@@ -126,6 +128,7 @@ func (a *app) open(ctx context.Context) error {
 		},
 		Suppressed: db.IsSuppressed, Windows: windows, DefaultLocation: a.cfg.Location(),
 		OnTracked: a.outbox.Wake,
+		Metrics:   a.metrics,
 		Workers:   a.cfg.Workers, MaxAttempts: a.cfg.MaxAttempts, ShutdownWait: a.cfg.ShutdownWait,
 	})
 	if a.cfg.DiscordURL != "" {
@@ -136,10 +139,14 @@ func (a *app) open(ctx context.Context) error {
 		Engine: a.engine, Unsubscribe: signer,
 		Lifecycle: &httpapi.Lifecycle{
 			DB: db, Engine: a.engine, Log: a.log.With("component", "lifecycle"),
-			BookingCancelsNurture: true, CancelCancelsReminders: true, RescheduleReplans: true,
-			OnboardingCancelsPostCall: true, UnmarkCancelsNoShow: true,
+			BookingCancelsNurture:     a.cfg.Lifecycle.BookingCancelsNurture,
+			CancelCancelsReminders:    a.cfg.Lifecycle.CancelCancelsReminders,
+			RescheduleReplans:         a.cfg.Lifecycle.RescheduleReplans,
+			OnboardingCancelsPostCall: a.cfg.Lifecycle.OnboardingCancelsPostCall,
+			UnmarkCancelsNoShow:       a.cfg.Lifecycle.UnmarkCancelsNoShow,
 		},
 	})
+	a.metrics.SetStore(db, a.clock)
 	a.log.Info("data file open", "path", db.Path())
 	return nil
 }

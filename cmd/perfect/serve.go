@@ -41,6 +41,7 @@ func (ServeCmd) Run(e *env) error {
 		return exitError{code: 2, msg: err.Error()}
 	}
 	configureServer(app.server, cfg, log)
+	app.server.Metrics = app.metrics
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
 		return exitError{code: 1, msg: fmt.Sprintf("listen on port %d: %v", cfg.Port, err)}

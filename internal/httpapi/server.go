@@ -73,6 +73,11 @@ type Server struct {
 	limiter      *limiter
 	limiterOnce  sync.Once
 	replays      replayCache
+	// Metrics, when set, measures every answer and serves /metrics.
+	Metrics interface {
+		Middleware(http.Handler) http.Handler
+		Handler() http.Handler
+	}
 	// ResendWebhookSecret checks /webhook/resend; empty turns the check off.
 	ResendWebhookSecret string
 	// OnCritical is called when an assessment is CRITICAL (Discord alert).
@@ -114,6 +119,9 @@ func (s *Server) Handler() http.Handler {
 	s.webhook(mux, "/webhook/onboarding-start", s.handleOnboarding)
 	s.adminAPI(mux)
 	s.unsubscribeRoutes(mux)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.requireAdmin(s.Metrics.Handler()))
+	}
 	for _, r := range s.Extra {
 		h := r.Handler
 		if r.Admin {
@@ -122,7 +130,11 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(r.Pattern, h)
 	}
 	s.mux = mux
-	s.handler = s.recoverer(s.cors(jsonErrors(mux)))
+	var h http.Handler = jsonErrors(mux)
+	if s.Metrics != nil {
+		h = s.Metrics.Middleware(h)
+	}
+	s.handler = s.recoverer(s.cors(h))
 	return s.handler
 }
 
