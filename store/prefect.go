@@ -98,6 +98,19 @@ func (db *DB) PutPrefectAPIRun(r PrefectAPIRun) error {
 	})
 }
 
+// PutPrefectAPIKey indexes one more idempotency key of a deployment under
+// an existing run, such as a key sent for a start that turned out to be a
+// duplicate of that run.
+func (db *DB) PutPrefectAPIKey(deploymentID, key, runID string) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		keys, err := createPrefectBucket(tx, bucketPrefectAPIKeys)
+		if err != nil {
+			return err
+		}
+		return keys.Put(joinKey(deploymentID, key), []byte(runID))
+	})
+}
+
 // PrefectAPIRun returns what the Prefect API recorded of a run, or
 // ErrNotFound for a run it did not create.
 func (db *DB) PrefectAPIRun(runID string) (PrefectAPIRun, error) {

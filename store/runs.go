@@ -39,7 +39,7 @@ func (db *DB) CreateRun(in Intake) (run Run, duplicate bool, err error) {
 		}
 		return writeIntake(tx, in)
 	})
-	return run, duplicate, err
+	return run, duplicate, full(err)
 }
 
 func liveRunByDedupe(tx *bolt.Tx, key string) (Run, bool, error) {

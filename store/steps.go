@@ -96,7 +96,7 @@ func (db *DB) Update(id string, fn func(s *Step) error, outbox ...OutboxItem) (S
 		out = s
 		return putOutbox(tx, outbox)
 	})
-	return out, err
+	return out, full(err)
 }
 
 // RescueSending returns every step left in sending by a crash to planned,

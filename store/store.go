@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -54,6 +55,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrLocked is returned by Open when another process holds the file.
 	ErrLocked = errors.New("data file is locked by another process")
+	// ErrFull is returned when the file cannot grow: its size cap was
+	// reached or the disk is full.
+	ErrFull = errors.New("data file cannot grow (disk full or size cap reached)")
 )
 
 // Options tune Open.
@@ -64,6 +68,9 @@ type Options struct {
 	ReadOnly bool
 	// NoSync skips fsync on commit. Only for benchmarks that measure it.
 	NoSync bool
+	// MaxSize caps the file; a commit that would grow it past fails with
+	// ErrFull, as on a full disk.
+	MaxSize int64
 }
 
 // DB is the open data file.
@@ -87,6 +94,7 @@ func Open(path string, opts Options) (*DB, error) {
 		ReadOnly:     opts.ReadOnly,
 		NoSync:       opts.NoSync,
 		FreelistType: bolt.FreelistMapType,
+		MaxSize:      int(opts.MaxSize),
 	})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
@@ -111,6 +119,14 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("init buckets: %w", err)
 	}
 	return db, nil
+}
+
+// full maps a failed growth of the file to ErrFull.
+func full(err error) error {
+	if errors.Is(err, bolterrors.ErrMaxSizeReached) || errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%w: %v", ErrFull, err)
+	}
+	return err
 }
 
 // Close closes the file.

@@ -3,7 +3,9 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -273,4 +275,64 @@ func stepIDs(steps []store.Step) []string {
 		ids[i] = s.ID
 	}
 	return ids
+}
+
+func TestDB_FullFileRefusesWholeIntake(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "perfect.db")
+	db, err := store.Open(path, store.Options{MaxSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 64<<10)
+	var fullAt int
+	for i := range 100 {
+		in := intake(fmt.Sprintf("R%03d", i), "a@example.com", "", time.Minute, time.Hour)
+		in.Run.Params = []byte(fmt.Sprintf("%q", big))
+		if _, _, err := db.CreateRun(in); err != nil {
+			if !errors.Is(err, store.ErrFull) {
+				t.Fatalf("run %d: %v, want ErrFull", i, err)
+			}
+			fullAt = i
+			break
+		}
+	}
+	if fullAt == 0 {
+		t.Fatal("the size cap was never reached")
+	}
+	// The refused intake left nothing behind.
+	if _, err := db.GetRun(fmt.Sprintf("R%03d", fullAt)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("refused run stored: %v", err)
+	}
+	if steps, _ := db.List(store.Filter{RunID: fmt.Sprintf("R%03d", fullAt)}); len(steps) != 0 {
+		t.Fatalf("refused run left %d steps", len(steps))
+	}
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	// Space returns: the same intake goes through and nothing was lost.
+	db, err = store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, _, err := db.CreateRun(intake(fmt.Sprintf("R%03d", fullAt), "a@example.com", "", time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range fullAt {
+		if _, err := db.GetRun(fmt.Sprintf("R%03d", i)); err != nil {
+			t.Fatalf("run %d lost: %v", i, err)
+		}
+	}
+}
+
+func TestOpen_CorruptFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "perfect.db")
+	if err := os.WriteFile(path, []byte("this is not a bbolt file, just some bytes that are long enough to read"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Open(path, store.Options{Timeout: time.Second}); err == nil {
+		t.Fatal("a corrupt file opened")
+	}
 }

@@ -98,7 +98,7 @@ func templateSource(cfg *config.Config) (templates.Source, string, error) {
 // open opens the data file, waiting up to BOLT_OPEN_TIMEOUT for its lock,
 // and makes the server ready.
 func (a *app) open(ctx context.Context) error {
-	db, err := store.Open(a.cfg.DataFile(), store.Options{Timeout: a.cfg.BoltTimeout})
+	db, err := store.Open(a.cfg.DataFile(), store.Options{Timeout: a.cfg.BoltTimeout, MaxSize: a.cfg.BoltMaxSize})
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,8 @@ func (a *app) open(ctx context.Context) error {
 		}
 	}
 	signer := &unsubscribe.Signer{Secret: secret, BaseURL: a.cfg.BaseURL(), TTL: a.cfg.UnsubscribeTTL}
-	windows, _ := a.cfg.Windows() // validated by config.Load
+	windows, _ := a.cfg.Windows()   // validated by config.Load
+	lateness, _ := a.cfg.Lateness() // validated by config.Load
 	a.engine = engine.New(engine.Config{
 		DB: db, Now: a.clock, Speed: a.speed, Logger: a.log.With("component", "engine"),
 		Testing: a.cfg.Testing(), Campaign: campaign(a.cfg),
@@ -127,6 +128,7 @@ func (a *app) open(ctx context.Context) error {
 			},
 		},
 		Suppressed: db.IsSuppressed, Windows: windows, DefaultLocation: a.cfg.Location(),
+		Lateness:  lateness,
 		OnTracked: a.outbox.Wake,
 		Metrics:   a.metrics,
 		Workers:   a.cfg.Workers, MaxAttempts: a.cfg.MaxAttempts, ShutdownWait: a.cfg.ShutdownWait,

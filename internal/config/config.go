@@ -27,8 +27,13 @@ type Config struct {
 	TestingRaw   string        `env:"TESTING_MODE" envDefault:"false"`
 	BoltTimeout  time.Duration `env:"BOLT_OPEN_TIMEOUT" envDefault:"10s"`
 	ShutdownWait time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
-	Workers      int           `env:"SEND_CONCURRENCY" envDefault:"4"`
-	PublicURL    string        `env:"PUBLIC_URL"`
+	// MaxLateness is "24h" (every nurture flow) or "flow=dur,...".
+	MaxLateness string `env:"MAX_LATENESS"`
+	// BoltMaxSize caps the data file in bytes (0: no cap); past it,
+	// webhooks answer 503 as on a full disk.
+	BoltMaxSize int64  `env:"BOLT_MAX_SIZE" envDefault:"0"`
+	Workers     int    `env:"SEND_CONCURRENCY" envDefault:"4"`
+	PublicURL   string `env:"PUBLIC_URL"`
 
 	ResendAPIKey  string  `env:"RESEND_API_KEY"`
 	ResendBaseURL string  `env:"RESEND_BASE_URL"`
@@ -143,6 +148,42 @@ func (c *Config) Windows() (map[string]flows.Window, error) {
 	return out, nil
 }
 
+// Lateness parses MAX_LATENESS into per-flow limits. A bare duration
+// applies to every nurture flow; onboarding (transactional) never expires.
+func (c *Config) Lateness() (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	spec := strings.TrimSpace(c.MaxLateness)
+	if spec == "" {
+		return out, nil
+	}
+	if d, err := time.ParseDuration(spec); err == nil {
+		if d < 0 {
+			return nil, fmt.Errorf("MAX_LATENESS must not be negative, got %q", spec)
+		}
+		for _, f := range flows.All() {
+			if f.Nurture {
+				out[f.Name] = d
+			}
+		}
+		return out, nil
+	}
+	for _, part := range strings.Split(spec, ",") {
+		name, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		f, known := flows.ByName(strings.TrimSpace(name))
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		switch {
+		case !ok || err != nil || d < 0:
+			return nil, fmt.Errorf("MAX_LATENESS: want a duration or flow=duration, got %q", part)
+		case !known:
+			return nil, fmt.Errorf("MAX_LATENESS: unknown flow %q", name)
+		case f.Transactional && d > 0:
+			return nil, fmt.Errorf("MAX_LATENESS: %s is transactional and never expires", name)
+		}
+		out[f.Name] = d
+	}
+	return out, nil
+}
+
 // Location is DEFAULT_TIMEZONE.
 func (c *Config) Location() *time.Location {
 	loc, err := time.LoadLocation(c.DefaultTimezone)
@@ -172,7 +213,7 @@ func Load(environ []string) (*Config, error) {
 	}
 	var c Config
 	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
-		return nil, fmt.Errorf("configuration: %s", oneLine(err))
+		return nil, fmt.Errorf("configuration: %s", oneLine(parseError(err, vars)))
 	}
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
@@ -203,9 +244,30 @@ func withFiles(environ []string) (map[string]string, error) {
 	return vars, nil
 }
 
-// Names returns every variable the configuration reads.
-func Names() map[string]bool {
-	names := map[string]bool{}
+// parseError rewrites the env library's errors, which name Go fields, to
+// name the variable and its value instead.
+func parseError(err error, vars map[string]string) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	byField := fieldNames()
+	var out []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			name := byField[pe.Name]
+			out = append(out, fmt.Errorf("%s=%q is not a valid %s", name, vars[name], pe.Type))
+			continue
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+// fieldNames maps Go field names to their variable names.
+func fieldNames() map[string]string {
+	out := map[string]string{}
 	var walk func(t reflect.Type)
 	walk = func(t reflect.Type) {
 		for i := range t.NumField() {
@@ -215,11 +277,20 @@ func Names() map[string]bool {
 				continue
 			}
 			if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
-				names[name] = true
+				out[f.Name] = name
 			}
 		}
 	}
 	walk(reflect.TypeOf(Config{}))
+	return out
+}
+
+// Names returns every variable the configuration reads.
+func Names() map[string]bool {
+	names := map[string]bool{}
+	for _, n := range fieldNames() {
+		names[n] = true
+	}
 	return names
 }
 
@@ -269,6 +340,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := time.LoadLocation(c.DefaultTimezone); err != nil {
 		errs = append(errs, fmt.Errorf("DEFAULT_TIMEZONE must be an IANA zone such as America/Toronto, got %q", c.DefaultTimezone))
+	}
+	if _, err := c.Lateness(); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := c.Windows(); err != nil {
 		errs = append(errs, err)

@@ -83,6 +83,7 @@ type Engine struct {
 	classifier   Classifier
 	suppressed   func(email string) bool
 	windows      map[string]flows.Window
+	lateness     map[string]time.Duration
 	defaultLoc   *time.Location
 
 	wake    chan struct{}
@@ -122,6 +123,8 @@ type Config struct {
 	// (params "time_zone"), or DefaultLocation when none is known.
 	Windows         map[string]flows.Window
 	DefaultLocation *time.Location
+	// Lateness overrides a flow's MaxLateness (0: never expire).
+	Lateness map[string]time.Duration
 }
 
 // New returns an engine; call Run to start the scheduler.
@@ -133,7 +136,7 @@ func New(cfg Config) *Engine {
 		workers: cfg.Workers, maxAttempts: cfg.MaxAttempts,
 		shutdownWait: cfg.ShutdownWait, metrics: cfg.Metrics,
 		classifier: cfg.Classify, suppressed: cfg.Suppressed,
-		windows: cfg.Windows, defaultLoc: cfg.DefaultLocation,
+		windows: cfg.Windows, defaultLoc: cfg.DefaultLocation, lateness: cfg.Lateness,
 		wake: make(chan struct{}, 1), freed: make(chan struct{}, 1),
 		entropy: ulid.Monotonic(rand.Reader, 0),
 		jitter:  randFloat,
@@ -205,13 +208,17 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (Result, error) {
 	// An address that unsubscribed still gets its run recorded, with every
 	// marketing email cancelled, so the queue shows why nothing was sent.
 	suppressed := !f.Transactional && e.suppressed != nil && e.suppressed(req.Email)
+	lateness := f.MaxLateness
+	if d, ok := e.lateness[f.Name]; ok {
+		lateness = d
+	}
 	var steps []store.Step
 	for _, p := range f.Plan(anchor, now, e.testing, req.Segment) {
 		s := store.Step{
 			ID: flows.StepID(run.ID, p.Number), RunID: run.ID, Flow: f.Name,
 			Email: req.Email, Template: p.Template, EmailNumber: p.Number,
 			DueAt: e.inWindow(f.Name, p.DueAt, req.Params), Status: store.StatusPlanned,
-			Transactional: f.Transactional, MaxLateness: store.Duration(f.MaxLateness),
+			Transactional: f.Transactional, MaxLateness: store.Duration(lateness),
 			CreatedAt: now, UpdatedAt: now,
 		}
 		if suppressed {
