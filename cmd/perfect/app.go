@@ -11,6 +11,7 @@ import (
 	"github.com/go-co-op/gocron/v2"
 
 	"perfect/flows"
+	"perfect/internal/admin"
 	"perfect/internal/config"
 	"perfect/internal/delivery"
 	"perfect/internal/discord"
@@ -39,6 +40,7 @@ type app struct {
 	tplKind string
 	sender  engine.Sender
 	metrics *metrics.Metrics
+	admin   *admin.Handler
 }
 
 func newApp(cfg *config.Config, log *slog.Logger, now func() time.Time, speed float64) (*app, error) {
@@ -63,6 +65,18 @@ func newApp(cfg *config.Config, log *slog.Logger, now func() time.Time, speed fl
 		ResendConfigured: cfg.ResendAPIKey != "", DiscordConfigured: cfg.DiscordURL != "",
 		Templates: kind, DataFile: cfg.DataFile(), Prefect: "off",
 	}, cfg.AdminToken, a.clock)
+	loc, err := admin.LoadLocation(cfg.AdminTimezone)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: ADMIN_TIMEZONE: %w", err)
+	}
+	a.admin, err = admin.New(admin.Config{Token: cfg.AdminToken, Location: loc,
+		Logger: log.With("component", "admin"),
+		Info: admin.ModeInfo{Templates: kind, NotionConfigured: cfg.NotionEnabled(),
+			DataFile: cfg.DataFile(), Version: version}})
+	if err != nil {
+		return nil, fmt.Errorf("admin page: %w", err)
+	}
+	a.server.Extra = append(a.server.Extra, a.admin.Routes()...)
 	a.logModes()
 	return a, nil
 }
@@ -116,17 +130,18 @@ func (a *app) open(ctx context.Context) error {
 	signer := &unsubscribe.Signer{Secret: secret, BaseURL: a.cfg.BaseURL(), TTL: a.cfg.UnsubscribeTTL}
 	windows, _ := a.cfg.Windows()   // validated by config.Load
 	lateness, _ := a.cfg.Lateness() // validated by config.Load
+	renderer := &engine.Renderer{
+		Templates: a.sources, Campaign: campaign(a.cfg),
+		From: a.cfg.EmailFrom, ReplyTo: a.cfg.EmailReplyTo,
+		Unsubscribe: func(email string) (string, map[string]string) {
+			return signer.Link(email, a.clock())
+		},
+	}
 	a.engine = engine.New(engine.Config{
 		DB: db, Now: a.clock, Speed: a.speed, Logger: a.log.With("component", "engine"),
 		Testing: a.cfg.Testing(), Campaign: campaign(a.cfg),
 		Sender: a.sender, Classify: delivery.Classify,
-		Renderer: &engine.Renderer{
-			Templates: a.sources, Campaign: campaign(a.cfg),
-			From: a.cfg.EmailFrom, ReplyTo: a.cfg.EmailReplyTo,
-			Unsubscribe: func(email string) (string, map[string]string) {
-				return signer.Link(email, a.clock())
-			},
-		},
+		Renderer:   renderer,
 		Suppressed: db.IsSuppressed, Windows: windows, DefaultLocation: a.cfg.Location(),
 		Lateness:  lateness,
 		OnTracked: a.outbox.Wake,
@@ -149,6 +164,7 @@ func (a *app) open(ctx context.Context) error {
 		},
 	})
 	a.metrics.SetStore(db, a.clock)
+	a.admin.SetEngine(a.engine, renderer)
 	a.log.Info("data file open", "path", db.Path())
 	return nil
 }

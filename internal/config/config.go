@@ -60,7 +60,8 @@ type Config struct {
 	MaxBodyBytes int64   `env:"MAX_BODY_BYTES" envDefault:"1048576"`
 	Lifecycle    Lifecycle
 
-	AdminToken  string `env:"ADMIN_TOKEN"`
+	AdminToken    string `env:"ADMIN_TOKEN"`
+	AdminTimezone string `env:"ADMIN_TIMEZONE" envDefault:"UTC"`
 	DiscordURL  string `env:"DISCORD_WEBHOOK_URL"`
 	CORSOrigins string `env:"CORS_ORIGINS"`
 
@@ -340,6 +341,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := time.LoadLocation(c.DefaultTimezone); err != nil {
 		errs = append(errs, fmt.Errorf("DEFAULT_TIMEZONE must be an IANA zone such as America/Toronto, got %q", c.DefaultTimezone))
+	}
+	if _, err := time.LoadLocation(c.AdminTimezone); err != nil {
+		errs = append(errs, fmt.Errorf("ADMIN_TIMEZONE must be an IANA zone such as America/Toronto, got %q", c.AdminTimezone))
 	}
 	if _, err := c.Lateness(); err != nil {
 		errs = append(errs, err)
