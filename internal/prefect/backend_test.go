@@ -223,10 +223,17 @@ func TestBackend_PrefectDown(t *testing.T) {
 		t.Fatalf("handoff while down = %+v, want retrying with the error", hs)
 	}
 	items, _ := r.db.ListOutbox(100)
+	attempted := 0
 	for _, it := range items {
-		if it.Parked || it.Attempts == 0 {
-			t.Fatalf("outbox item %+v: want pending with attempts", it)
+		if it.Parked {
+			t.Fatalf("outbox item %s parked during an outage", it.ID)
 		}
+		if it.Attempts > 0 {
+			attempted++
+		}
+	}
+	if len(items) != 12 || attempted == 0 {
+		t.Fatalf("%d items, %d attempted; want 12 pending, retried", len(items), attempted)
 	}
 
 	r.srv.SetUp()

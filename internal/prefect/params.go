@@ -120,6 +120,38 @@ func HandlerParameters(flow string, runParams map[string]any) map[string]any {
 	return out
 }
 
+// ParamSpec describes one parameter of a legacy flow.
+type ParamSpec struct {
+	Name string
+	// Nullable parameters accept null; the others must be left out
+	// rather than sent as null.
+	Nullable bool
+	// Integer parameters take JSON integers; the others strings, except
+	// where a handler documents another type.
+	Integer bool
+}
+
+// SendEmailSignature describes the closed parameter set of
+// christmas-send-email, in signature order. email and email_number are
+// required.
+func SendEmailSignature() []ParamSpec {
+	out := make([]ParamSpec, len(sendEmailParams))
+	for i, p := range sendEmailParams {
+		out[i] = ParamSpec{Name: p.name, Nullable: p.nullable, Integer: p.integer}
+	}
+	return out
+}
+
+// SendEmailParameterNames lists the closed parameter set of
+// christmas-send-email, in signature order.
+func SendEmailParameterNames() []string {
+	names := make([]string, len(sendEmailParams))
+	for i, p := range sendEmailParams {
+		names[i] = p.name
+	}
+	return names
+}
+
 // HandlerParameterNames lists the parameters of a legacy handler flow;
 // nil for a flow that has no legacy deployment.
 func HandlerParameterNames(flow string) []string {
