@@ -397,6 +397,28 @@ func (b *Backend) CancelRun(ctx context.Context, runID, by, reason string) error
 	return b.queueCancels(ctx, hs, reason)
 }
 
+// CancelContact cancels the contact's live runs handed to Prefect for
+// which match returns true, as CancelRun does for each; the lifecycle
+// rules (a booking cancels nurture emails, …) reach Prefect runs this way,
+// since those runs have no local steps. It returns how many it cancelled.
+func (b *Backend) CancelContact(ctx context.Context, email string, match func(store.Run) bool, by, reason string) (int, error) {
+	runs, err := b.db.RunsByEmail(email)
+	if err != nil {
+		return 0, fmt.Errorf("read runs of contact: %w", err)
+	}
+	n := 0
+	for _, r := range runs {
+		if r.Backend != BackendName || r.CancelledAt != nil || !match(r) {
+			continue
+		}
+		if err := b.CancelRun(ctx, r.ID, by, reason); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
 func (b *Backend) queueCancels(ctx context.Context, hs []store.PrefectHandoff, reason string) error {
 	now := b.eng.Now()
 	var items []store.OutboxItem

@@ -350,6 +350,36 @@ func TestBackend_CancelledBeforeCreation(t *testing.T) {
 	}
 }
 
+func TestBackend_CancelContact(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "christmas-send-email=prefect", false)
+	res, err := r.backend.Start(context.Background(), signupRequest("jo@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.drain(t)
+	nurture := func(run store.Run) bool {
+		f, ok := flows.ByName(run.Flow)
+		return ok && f.Nurture
+	}
+	n, err := r.backend.CancelContact(context.Background(), "JO@example.com", nurture, "lifecycle", "booked a call")
+	if err != nil || n != 1 {
+		t.Fatalf("cancelled %d, %v; want 1", n, err)
+	}
+	if run, _ := r.db.GetRun(res.RunID); run.CancelledAt == nil || run.CancelReason != "booked a call" {
+		t.Fatalf("run = %+v, want cancelled", run)
+	}
+	r.drain(t)
+	for _, fr := range r.srv.FlowRuns() {
+		if fr["state_type"] != "CANCELLED" {
+			t.Fatalf("flow run %v is %v, want CANCELLED", fr["id"], fr["state_type"])
+		}
+	}
+	if n, _ := r.backend.CancelContact(context.Background(), "jo@example.com", nurture, "lifecycle", "again"); n != 0 {
+		t.Fatalf("second call cancelled %d, want 0", n)
+	}
+}
+
 func TestBackend_Triggers(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "christmas-send-email=prefect", false)

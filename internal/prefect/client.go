@@ -41,7 +41,7 @@ type ClientConfig struct {
 	MaxRetries int
 	// RetryBase is the first backoff wait (default 500 ms), doubled per retry.
 	RetryBase time.Duration
-	// MaxInlineWait caps a wait spent inside one call (default 10 s). A
+	// MaxInlineWait caps a wait spent inside one call (default 5 s). A
 	// longer Retry-After is returned to the caller in the *Error instead.
 	MaxInlineWait time.Duration
 	// DeploymentTTL is how long a deployment read by name is cached
@@ -118,7 +118,7 @@ func (c *Client) setDefaults(cfg ClientConfig) {
 		c.backoff = 500 * time.Millisecond
 	}
 	if c.maxWait <= 0 {
-		c.maxWait = 10 * time.Second
+		c.maxWait = 5 * time.Second
 	}
 	if c.ttl <= 0 {
 		c.ttl = 5 * time.Minute
