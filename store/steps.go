@@ -118,7 +118,9 @@ func (db *DB) RescueSending(now time.Time) ([]Step, error) {
 			}
 			s := *old
 			s.Status, s.ClaimedAt, s.UpdatedAt = StatusPlanned, nil, now
-			if s.DueAt.After(now) {
+			// Members of a batch get one due time, so they are claimed
+			// together again and the batch is re-sent whole.
+			if s.DueAt.After(now) || s.BatchID != "" {
 				s.DueAt = now
 			}
 			s.History = append(append([]Event(nil), old.History...),

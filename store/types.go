@@ -88,6 +88,10 @@ type Step struct {
 	UpdatedAt     time.Time  `json:"updated_at"`
 	ClaimedAt     *time.Time `json:"claimed_at,omitempty"`
 	CancelReason  string     `json:"cancel_reason,omitempty"`
+	// BatchID groups steps sent in one Resend batch call. A batch that
+	// must be re-sent (after a crash or a retryable error) is re-sent whole,
+	// under the same batch idempotency key.
+	BatchID string `json:"batch_id,omitempty"`
 	// Rendered is filled when the step is first claimed, so a re-send after a
 	// crash carries the same body under the same idempotency key.
 	Rendered *Rendered `json:"rendered,omitempty"`

@@ -16,10 +16,23 @@ type Sender struct{ Client *resend.Client }
 
 // Send makes one Resend call with the step id as Idempotency-Key.
 func (s Sender) Send(ctx context.Context, m engine.Message) (string, error) {
-	return s.Client.Send(ctx, resend.Email{
+	return s.Client.Send(ctx, email(m))
+}
+
+// SendBatch sends up to 100 messages in one call under one idempotency key.
+func (s Sender) SendBatch(ctx context.Context, msgs []engine.Message, key string) ([]string, error) {
+	emails := make([]resend.Email, len(msgs))
+	for i, m := range msgs {
+		emails[i] = email(m)
+	}
+	return s.Client.SendBatch(ctx, emails, key)
+}
+
+func email(m engine.Message) resend.Email {
+	return resend.Email{
 		From: m.From, To: m.To, ReplyTo: m.ReplyTo, Subject: m.Subject,
 		HTML: m.HTML, Text: m.Text, Headers: m.Headers, IdempotencyKey: m.IdempotencyKey,
-	})
+	}
 }
 
 // Classify decides what to do after a failed send: permanent 4xx fail the

@@ -43,39 +43,60 @@ var errShutdown = errors.New("interrupted by shutdown")
 
 // dispatch sends one claimed step and records the outcome.
 func (e *Engine) dispatch(ctx context.Context, s store.Step) {
+	log := e.stepLog(s)
+	run, s, ok := e.prepare(ctx, log, s)
+	if !ok {
+		return
+	}
+	e.sendOne(ctx, log, s, run)
+}
+
+func (e *Engine) stepLog(s store.Step) *slog.Logger {
+	return e.log.With("step_id", s.ID, "flow", s.Flow, "template", s.Template, "attempt", s.Attempts)
+}
+
+// prepare runs the checks before a send (lateness, suppression) and
+// renders the step once; ok is false when the step needs no send now.
+func (e *Engine) prepare(ctx context.Context, log *slog.Logger, s store.Step) (store.Run, store.Step, bool) {
 	start := e.Now()
-	log := e.log.With("step_id", s.ID, "flow", s.Flow, "template", s.Template, "attempt", s.Attempts)
 	if s.Attempts == 1 {
 		e.metrics.Lateness(s.Flow, start.Sub(s.DueAt))
 	}
 	if e.expired(s, start) {
 		e.finish(ctx, log, s.ID, store.StatusExpired, "", fmt.Sprintf(
 			"not sent: due %s, more than %s late", s.DueAt.Format(time.RFC3339), time.Duration(s.MaxLateness)), nil)
-		return
+		return store.Run{}, s, false
 	}
 	run, err := e.db.GetRun(s.RunID)
 	if err != nil {
 		e.fail(ctx, log, s, fmt.Errorf("read run: %w", err))
-		return
+		return run, s, false
 	}
 	if blocked, why := e.blocked(s); blocked {
 		e.finish(ctx, log, s.ID, store.StatusCancelled, "", why, nil)
-		return
+		return run, s, false
 	}
-	if s.Rendered == nil {
-		r, err := e.render.Render(ctx, run, s, start)
-		if err != nil {
-			e.retry(ctx, log, s, Failure{Wait: e.renderWait(s.Attempts), Kind: "template", Reason: err.Error()})
-			return
-		}
-		if s, err = e.db.Update(s.ID, func(st *store.Step) error {
-			st.Rendered = r
-			return nil
-		}); err != nil {
-			e.retry(ctx, log, s, Failure{Wait: time.Second, Kind: "store", Reason: err.Error()})
-			return
-		}
+	if s.Rendered != nil {
+		return run, s, true
 	}
+	r, err := e.render.Render(ctx, run, s, start)
+	if err != nil {
+		e.retry(ctx, log, s, Failure{Wait: e.renderWait(s.Attempts), Kind: "template", Reason: err.Error()})
+		return run, s, false
+	}
+	saved, err := e.db.Update(s.ID, func(st *store.Step) error {
+		st.Rendered = r
+		return nil
+	})
+	if err != nil {
+		e.retry(ctx, log, s, Failure{Wait: time.Second, Kind: "store", Reason: err.Error()})
+		return run, s, false
+	}
+	return run, saved, true
+}
+
+// sendOne makes the provider call for one prepared step.
+func (e *Engine) sendOne(ctx context.Context, log *slog.Logger, s store.Step, run store.Run) {
 	if e.sender == nil {
 		e.finish(ctx, log, s.ID, store.StatusOutbox, "", "", &run)
 		return

@@ -84,6 +84,8 @@ type Engine struct {
 	suppressed   func(email string) bool
 	windows      map[string]flows.Window
 	lateness     map[string]time.Duration
+	batchMin     int
+	batchMax     int
 	defaultLoc   *time.Location
 
 	wake    chan struct{}
@@ -125,6 +127,11 @@ type Config struct {
 	DefaultLocation *time.Location
 	// Lateness overrides a flow's MaxLateness (0: never expire).
 	Lateness map[string]time.Duration
+	// BatchMin is how many steps must be due at once before they go out
+	// through Resend's batch endpoint (when the Sender is a BatchSender);
+	// zero disables batches. BatchMax caps a batch (Resend allows 100).
+	BatchMin int
+	BatchMax int
 }
 
 // New returns an engine; call Run to start the scheduler.
@@ -137,6 +144,7 @@ func New(cfg Config) *Engine {
 		shutdownWait: cfg.ShutdownWait, metrics: cfg.Metrics,
 		classifier: cfg.Classify, suppressed: cfg.Suppressed,
 		windows: cfg.Windows, defaultLoc: cfg.DefaultLocation, lateness: cfg.Lateness,
+		batchMin: cfg.BatchMin, batchMax: cfg.BatchMax,
 		wake: make(chan struct{}, 1), freed: make(chan struct{}, 1),
 		entropy: ulid.Monotonic(rand.Reader, 0),
 		jitter:  randFloat,
@@ -157,6 +165,9 @@ func New(cfg Config) *Engine {
 		e.shutdownWait = 20 * time.Second
 	}
 	e.claimLimit = e.workers
+	if e.batchMax <= 1 || e.batchMax > 100 {
+		e.batchMax = 100
+	}
 	if e.defaultLoc == nil {
 		e.defaultLoc = time.UTC
 	}

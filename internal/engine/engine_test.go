@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ var epoch = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 const speed = 1000
 
 type harness struct {
+	offset atomic.Int64 // extra simulated time, see skip
 	db     *store.DB
 	eng    *engine.Engine
 	rs     *resendtest.Server
@@ -38,6 +40,7 @@ type harness struct {
 type options struct {
 	outbox       bool
 	shutdownWait time.Duration
+	batchMin     int
 }
 
 func newHarness(t *testing.T, o options) *harness {
@@ -69,12 +72,16 @@ func newHarness(t *testing.T, o options) *harness {
 	h.eng = engine.New(engine.Config{
 		DB: db, Now: now, Speed: speed, Testing: true, Campaign: flows.DefaultCampaign(),
 		Sender: sender, Classify: delivery.Classify, MaxAttempts: 4, ShutdownWait: o.shutdownWait,
+		BatchMin: o.batchMin,
 		Renderer: &engine.Renderer{Templates: templates.Embedded(), Campaign: flows.DefaultCampaign(),
 			From: "Test <sender@example.com>"},
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	return h
 }
+
+// skip moves the simulated clock forward at once.
+func (h *harness) skip(d time.Duration) { h.offset.Add(int64(d)) }
 
 func (h *harness) run(t *testing.T) {
 	t.Helper()

@@ -48,16 +48,16 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.waitFor(ctx, e.timerUntil(next, ok, now), e.wake)
 			continue
 		}
-		steps, err := e.db.ClaimDue(now, free)
+		claims, err := e.db.ClaimNext(now, e.claimOptions(free))
 		if err != nil {
 			e.log.ErrorContext(ctx, "claim due steps", "err", err)
 			e.waitFor(ctx, time.After(time.Second), nil)
 			continue
 		}
-		for _, s := range steps {
+		for _, c := range claims {
 			busy.Add(1)
 			wg.Add(1)
-			go func(s store.Step) {
+			go func(c store.Claim) {
 				defer wg.Done()
 				defer func() {
 					busy.Add(-1)
@@ -66,11 +66,23 @@ func (e *Engine) Run(ctx context.Context) error {
 					default:
 					}
 				}()
-				e.dispatch(sendCtx, s)
-			}(s)
+				if c.BatchID != "" {
+					e.dispatchBatch(sendCtx, c)
+					return
+				}
+				e.dispatch(sendCtx, c.Steps[0])
+			}(c)
 		}
 	}
 	return e.drain(&wg, cancelSends)
+}
+
+func (e *Engine) claimOptions(free int) store.ClaimOptions {
+	o := store.ClaimOptions{Max: free}
+	if _, ok := e.sender.(BatchSender); ok && e.batchMin > 0 {
+		o.BatchMin, o.BatchMax, o.NewID = e.batchMin, e.batchMax, e.NewID
+	}
+	return o
 }
 
 func (e *Engine) timerUntil(next time.Time, ok bool, now time.Time) <-chan time.Time {

@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"perfect/store"
+)
+
+// BatchSender sends up to 100 messages in one provider call, under one
+// idempotency key for the whole batch.
+type BatchSender interface {
+	SendBatch(ctx context.Context, msgs []Message, idempotencyKey string) ([]string, error)
+}
+
+// batchKey is the Resend idempotency key of a batch.
+func batchKey(id string) string { return "batch-" + id }
+
+// dispatchBatch sends the steps of one claim in a single batch call. A
+// batch the provider refuses is sent again one step at a time, each under
+// its own key; a retryable failure puts the whole batch back, to be re-sent
+// with the same members and key.
+func (e *Engine) dispatchBatch(ctx context.Context, c store.Claim) {
+	log := e.log.With("batch_id", c.BatchID, "steps", len(c.Steps))
+	type item struct {
+		step store.Step
+		run  store.Run
+	}
+	var ready []item
+	for _, s := range c.Steps {
+		run, s, ok := e.prepare(ctx, e.stepLog(s), s)
+		if ok {
+			ready = append(ready, item{s, run})
+		}
+	}
+	if len(ready) == 0 {
+		return
+	}
+	bs, ok := e.sender.(BatchSender)
+	if !ok || len(ready) == 1 {
+		for _, it := range ready {
+			e.sendOne(ctx, e.stepLog(it.step), it.step, it.run)
+		}
+		return
+	}
+	msgs := make([]Message, len(ready))
+	for i, it := range ready {
+		msgs[i] = message(it.step)
+	}
+	ids, err := bs.SendBatch(ctx, msgs, batchKey(c.BatchID))
+	now := e.Now()
+	switch {
+	case err == nil && len(ids) == len(ready):
+		for i, it := range ready {
+			e.metrics.Attempt(it.step.Flow, "sent")
+			e.finish(ctx, e.stepLog(it.step), it.step.ID, store.StatusSent, ids[i], "", &it.run)
+		}
+		log.InfoContext(ctx, "batch sent")
+	case ctx.Err() != nil:
+		for _, it := range ready {
+			e.release(e.stepLog(it.step), it.step)
+		}
+	default:
+		if err == nil {
+			err = fmt.Errorf("batch answer has %d ids for %d emails", len(ids), len(ready))
+		}
+		f := e.classify(err, ready[0].step.Attempts, now)
+		for _, it := range ready {
+			e.metrics.Attempt(it.step.Flow, "batch_"+f.Kind)
+		}
+		if !f.Permanent && ready[0].step.Attempts < e.maxAttempts {
+			ids := make([]string, len(ready))
+			for i, it := range ready {
+				ids[i] = it.step.ID
+			}
+			e.retryBatch(ctx, log, c.BatchID, ids, f)
+			return
+		}
+		log.WarnContext(ctx, "batch refused, sending one by one", "reason", truncate(f.Reason, 200))
+		for _, it := range ready {
+			s, err := e.db.Update(it.step.ID, func(st *store.Step) error {
+				st.BatchID = ""
+				st.History = append(st.History, store.Event{At: now, Action: "unbatched", Reason: truncate(f.Reason, 200)})
+				return nil
+			})
+			if err != nil {
+				e.log.ErrorContext(ctx, "leave batch", "step_id", it.step.ID, "err", err)
+				continue
+			}
+			e.sendOne(ctx, e.stepLog(s), s, it.run)
+		}
+	}
+}
+
+// retryBatch puts every member back at one due time, keeping the batch.
+func (e *Engine) retryBatch(ctx context.Context, log *slog.Logger, batchID string, ids []string, f Failure) {
+	now := e.Now()
+	next := now.Add(f.Wait)
+	_, err := e.db.UpdateMany(ids, func(st *store.Step) error {
+		st.Status, st.DueAt, st.UpdatedAt, st.ClaimedAt = store.StatusPlanned, next, now, nil
+		st.LastError = f.Reason
+		return nil
+	})
+	if err != nil {
+		e.log.ErrorContext(ctx, "record batch retry", "batch_id", batchID, "err", err)
+		return
+	}
+	log.WarnContext(ctx, "batch will be retried", "kind", f.Kind, "retry_at", next.Format(time.RFC3339),
+		"reason", truncate(f.Reason, 200))
+}
