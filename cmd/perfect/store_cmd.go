@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"time"
 
@@ -79,22 +81,28 @@ func (c StoreCheckCmd) Run(e *env) error {
 	return nil
 }
 
-// Run copies the file.
+// Run copies the file: from the running server when it holds the file
+// (GET /admin/api/backup, a consistent read transaction), else directly.
 func (c StoreBackupCmd) Run(e *env) error {
 	path, err := dataFile(e, c.File)
 	if err != nil {
 		return err
 	}
-	db, err := openForInspection(path)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	f, err := os.OpenFile(c.To, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return exitError{code: 1, msg: fmt.Sprintf("backup target: %v", err)}
 	}
-	n, err := db.Backup(f)
+	var n int64
+	db, err := store.Open(path, store.Options{ReadOnly: true, Timeout: time.Second})
+	switch {
+	case errors.Is(err, store.ErrLocked) && c.File == "":
+		n, err = backupFromServer(e, f)
+	case err != nil:
+		_, err = openForInspection(path)
+	default:
+		n, err = db.Backup(f)
+		db.Close()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -104,4 +112,27 @@ func (c StoreBackupCmd) Run(e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "wrote %s (%d bytes)\n", c.To, n)
 	return nil
+}
+
+func backupFromServer(e *env, w io.Writer) (int64, error) {
+	qc, err := newQueueClient(e)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(e.ctx, http.MethodGet, qc.base+"/admin/api/backup", nil)
+	if err != nil {
+		return 0, err
+	}
+	if qc.token != "" {
+		req.Header.Set("Authorization", "Bearer "+qc.token)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("the data file is held by a server that does not answer at %s: %w", qc.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("backup from %s: status %d", qc.base, resp.StatusCode)
+	}
+	return io.Copy(w, resp.Body)
 }

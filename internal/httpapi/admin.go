@@ -58,9 +58,20 @@ func (s *Server) adminAPI(mux *http.ServeMux) {
 	h("POST /admin/api/contacts/cancel", s.cancelContact)
 	h("GET /admin/api/outbox", s.listOutbox)
 	h("GET /admin/api/stats", s.stats)
+	h("GET /admin/api/backup", s.backup)
 	h("GET /admin/api/suppressions", s.listSuppressions)
 	h("POST /admin/api/suppressions", s.addSuppression)
 	h("DELETE /admin/api/suppressions/{email}", s.removeSuppression)
+}
+
+// backup streams a consistent copy of the data file from a read
+// transaction, so a backup needs no stop.
+func (s *Server) backup(w http.ResponseWriter, r *http.Request, b *Backend) {
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="perfect.db"`)
+	if _, err := b.Engine.DB().Backup(w); err != nil {
+		s.log.ErrorContext(r.Context(), "backup", "err", err)
+	}
 }
 
 func (s *Server) listSuppressions(w http.ResponseWriter, r *http.Request, b *Backend) {
