@@ -26,6 +26,9 @@ type Lifecycle struct {
 	OnboardingCancelsPostCall bool
 	// UnmarkCancelsNoShow: an un-marked no-show cancels the recovery emails.
 	UnmarkCancelsNoShow bool
+	// CancelRemote, when set, also cancels matching runs handed to another
+	// backend (Prefect), which have no local steps.
+	CancelRemote func(ctx context.Context, email string, flow func(string) bool, by, reason string)
 }
 
 const lifecycleActor = "lifecycle"
@@ -34,13 +37,13 @@ const lifecycleActor = "lifecycle"
 func (l *Lifecycle) Started(ctx context.Context, req engine.StartRequest, res engine.Result) {
 	switch {
 	case req.Flow == flows.PreCallPrep && l.BookingCancelsNurture:
-		l.cancel(ctx, req.Email, "booked a call", func(s store.Step) bool {
-			f, ok := flows.ByName(s.Flow)
+		l.cancel(ctx, req.Email, "booked a call", func(flow string) bool {
+			f, ok := flows.ByName(flow)
 			return ok && f.Nurture
 		})
 	case req.Flow == flows.Onboarding && l.OnboardingCancelsPostCall:
-		l.cancel(ctx, req.Email, "onboarding started", func(s store.Step) bool {
-			return s.Flow == flows.PostCallMaybe
+		l.cancel(ctx, req.Email, "onboarding started", func(flow string) bool {
+			return flow == flows.PostCallMaybe
 		})
 	}
 }
@@ -80,8 +83,8 @@ func (l *Lifecycle) NoShowUnmarked(ctx context.Context, email string) int {
 	if !l.UnmarkCancelsNoShow {
 		return 0
 	}
-	return l.cancel(ctx, email, "no-show un-marked", func(s store.Step) bool {
-		return s.Flow == flows.NoShowRecovery
+	return l.cancel(ctx, email, "no-show un-marked", func(flow string) bool {
+		return flow == flows.NoShowRecovery
 	})
 }
 
@@ -107,7 +110,11 @@ func (l *Lifecycle) cancelBooking(ctx context.Context, email, uid, reason string
 	}
 }
 
-func (l *Lifecycle) cancel(ctx context.Context, email, reason string, match func(store.Step) bool) int {
+func (l *Lifecycle) cancel(ctx context.Context, email, reason string, flow func(string) bool) int {
+	if l.CancelRemote != nil {
+		l.CancelRemote(ctx, email, flow, lifecycleActor, reason)
+	}
+	match := func(s store.Step) bool { return flow(s.Flow) }
 	steps, err := l.DB.CancelMatching(email, match, lifecycleActor, reason, l.Engine.Now())
 	if err != nil {
 		l.Log.ErrorContext(ctx, "lifecycle cancel", "reason", reason, "err", err)
