@@ -20,6 +20,7 @@ import (
 	"perfect/internal/metrics"
 	"perfect/internal/resend"
 	"perfect/internal/templates"
+	"perfect/internal/tracking"
 	"perfect/internal/unsubscribe"
 	"perfect/store"
 )
@@ -41,11 +42,18 @@ type app struct {
 	sender  engine.Sender
 	metrics *metrics.Metrics
 	admin   *admin.Handler
+	// notion is the Notion integration; nil when NOTION_TOKEN is not set.
+	notion *notionParts
 }
 
 func newApp(cfg *config.Config, log *slog.Logger, now func() time.Time, speed float64) (*app, error) {
 	a := &app{cfg: cfg, log: log, now: now, speed: speed, metrics: metrics.New()}
-	src, kind, err := templateSource(cfg)
+	np, err := newNotion(cfg, log.With("component", "notion"), a.clock)
+	if err != nil {
+		return nil, err
+	}
+	a.notion = np
+	src, kind, err := templateSourceFor(cfg, np)
 	if err != nil {
 		return nil, err
 	}
@@ -87,8 +95,10 @@ func (a *app) logModes() {
 	if a.sender == nil {
 		a.log.Warn("RESEND_API_KEY not set: outbox mode, emails are rendered and recorded, not sent")
 	}
-	if !a.cfg.NotionEnabled() {
+	if a.notion == nil {
 		a.log.Warn("NOTION_TOKEN not set: local templates and local tracking only", "templates", a.tplKind)
+	} else {
+		a.notion.logMode(a.log)
 	}
 	if a.cfg.Testing() {
 		a.log.Warn("TESTING_MODE=true: sequences use minute-scale delays")
@@ -137,6 +147,10 @@ func (a *app) open(ctx context.Context) error {
 			return signer.Link(email, a.clock())
 		},
 	}
+	var tracker engine.Tracker
+	if a.notion != nil {
+		tracker = a.notion.tracker(func() string { return a.engine.NewID() }, a.log.With("component", "tracking"))
+	}
 	a.engine = engine.New(engine.Config{
 		DB: db, Now: a.clock, Speed: a.speed, Logger: a.log.With("component", "engine"),
 		Testing: a.cfg.Testing(), Campaign: campaign(a.cfg),
@@ -144,6 +158,7 @@ func (a *app) open(ctx context.Context) error {
 		Renderer:   renderer,
 		Suppressed: db.IsSuppressed, Windows: windows, DefaultLocation: a.cfg.Location(),
 		Lateness:  lateness,
+		Tracker:   tracker,
 		OnTracked: a.outbox.Wake,
 		Metrics:   a.metrics,
 		Workers:   a.cfg.Workers, MaxAttempts: a.cfg.MaxAttempts, ShutdownWait: a.cfg.ShutdownWait,
@@ -171,6 +186,9 @@ func (a *app) open(ctx context.Context) error {
 
 func (a *app) appliers() map[string]engine.Applier {
 	m := map[string]engine.Applier{}
+	if a.notion != nil {
+		m[tracking.KindPrefix] = tracking.Applier(a.notion.client)
+	}
 	if a.cfg.DiscordURL != "" {
 		dc := &discord.Client{URL: a.cfg.DiscordURL, HTTP: &http.Client{Timeout: 5 * time.Second}}
 		m[discord.Kind] = dc.Apply
@@ -202,6 +220,13 @@ func (a *app) run(ctx context.Context) error {
 		defer wg.Done()
 		a.outbox.Run(ctx)
 	}()
+	if a.notion != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.notion.warm(ctx, a.log.With("component", "notion"))
+		}()
+	}
 	err = a.engine.Run(ctx)
 	wg.Wait()
 	return err

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"text/tabwriter"
 	"time"
 
 	"perfect/flows"
 	"perfect/internal/config"
+	"perfect/internal/notion"
 	"perfect/internal/templates"
 )
 
@@ -26,7 +28,12 @@ func (TemplatesCheckCmd) Run(e *env) error {
 	if err != nil {
 		return exitError{code: 2, msg: err.Error()}
 	}
-	src, kind, err := checkSource(cfg)
+	// With Notion configured, serve reads templates only from Notion.
+	np, err := newNotion(cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return exitError{code: 2, msg: err.Error()}
+	}
+	src, kind, err := checkSource(cfg, np)
 	if err != nil {
 		return exitError{code: 2, msg: err.Error()}
 	}
@@ -34,11 +41,16 @@ func (TemplatesCheckCmd) Run(e *env) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "TEMPLATE\tSOURCE (%s)\tUNSUPPLIED PLACEHOLDERS\n", kind)
 	missing := 0
+	var notionMissing *notion.TemplateError
 	for _, name := range flows.TemplateNames() {
 		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
 		t, err := src.Get(ctx, name)
 		cancel()
 		switch {
+		case errors.As(err, &notionMissing):
+			missing++
+			fmt.Fprintf(tw, "%s\tMISSING: %s\t\n", name, notionMissing.Reason)
+			continue
 		case errors.Is(err, templates.ErrNotFound):
 			missing++
 			fmt.Fprintf(tw, "%s\tMISSING\t\n", name)

@@ -5,7 +5,8 @@ import (
 	"perfect/internal/templates"
 )
 
-// checkSource is the template source serve would use.
-func checkSource(cfg *config.Config) (templates.Source, string, error) {
-	return templateSource(cfg)
+// checkSource is the template source serve would use: Notion's when np is
+// not nil.
+func checkSource(cfg *config.Config, np *notionParts) (templates.Source, string, error) {
+	return templateSourceFor(cfg, np)
 }

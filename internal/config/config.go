@@ -62,8 +62,8 @@ type Config struct {
 
 	AdminToken    string `env:"ADMIN_TOKEN"`
 	AdminTimezone string `env:"ADMIN_TIMEZONE" envDefault:"UTC"`
-	DiscordURL  string `env:"DISCORD_WEBHOOK_URL"`
-	CORSOrigins string `env:"CORS_ORIGINS"`
+	DiscordURL    string `env:"DISCORD_WEBHOOK_URL"`
+	CORSOrigins   string `env:"CORS_ORIGINS"`
 
 	Notion Notion
 
@@ -107,6 +107,48 @@ func (c *Config) CORSList() []string {
 		}
 	}
 	return out
+}
+
+// Validate checks the Notion settings when NOTION_TOKEN is set: the Email
+// Templates database is required (with Notion on, templates come only from
+// there), and every database id given must be a Notion id.
+func (n Notion) Validate() error {
+	if n.Token == "" {
+		return nil
+	}
+	var errs []error
+	if strings.TrimSpace(n.TemplatesDB) == "" {
+		errs = append(errs, errors.New("NOTION_EMAIL_TEMPLATES_DB_ID must be set when NOTION_TOKEN is set"))
+	}
+	for _, db := range []struct{ name, id string }{
+		{"NOTION_EMAIL_TEMPLATES_DB_ID", n.TemplatesDB}, {"NOTION_EMAIL_SEQUENCE_DB_ID", n.SequenceDB},
+		{"NOTION_BUSINESSX_DB_ID", n.BusinessXDB}, {"NOTION_EMAIL_ANALYTICS_DB_ID", n.AnalyticsDB},
+		{"NOTION_CUSTOMER_PROJECTS_DB_ID", n.CustomerProjectsDB}, {"NOTION_CONTACTS_DB_ID", n.ContactsDB},
+		{"NOTION_TEMPLATES_DB_ID", n.BXTemplatesDB},
+	} {
+		if db.id != "" && !notionID(db.id) {
+			errs = append(errs, fmt.Errorf("%s must be a Notion database id (32 hex digits, dashes allowed), got %q",
+				db.name, db.id))
+		}
+	}
+	if n.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("NOTION_TIMEOUT must be > 0, got %s", n.Timeout))
+	}
+	return errors.Join(errs...)
+}
+
+// notionID reports whether s is a Notion id: 32 hex digits, dashes allowed.
+func notionID(s string) bool {
+	s = strings.ReplaceAll(strings.TrimSpace(s), "-", "")
+	if len(s) != 32 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
 }
 
 // Campaign holds the constants the legacy code hard-coded.
@@ -305,6 +347,9 @@ func (c *Config) validate() error {
 	}
 	if c.Notion.Rate <= 0 {
 		errs = append(errs, fmt.Errorf("NOTION_RATE_LIMIT must be > 0, got %v", c.Notion.Rate))
+	}
+	if err := c.Notion.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Workers <= 0 {
 		errs = append(errs, fmt.Errorf("SEND_CONCURRENCY must be > 0, got %d", c.Workers))
