@@ -55,6 +55,7 @@ func run() error {
 	only := flag.String("only", "idle,intake,lateness,big,drain", "parts to run, comma-separated")
 	out := flag.String("out", "", "write the results as JSON to this file")
 	md := flag.String("markdown", "", "also write the Markdown table to this file")
+	commit := flag.String("commit", "", "commit the perfect binary was built from (default: git describe of the work tree)")
 	flag.Parse()
 
 	r.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -77,6 +78,9 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep := newReport(r)
+	if *commit != "" {
+		rep.Commit = *commit
+	}
 	parts := strings.Split(*only, ",")
 	for _, part := range []string{"idle", "intake", "lateness", "big", "drain"} {
 		if !slices.Contains(parts, part) {

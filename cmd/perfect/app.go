@@ -148,8 +148,10 @@ func (a *app) open(ctx context.Context) error {
 		},
 	}
 	var tracker engine.Tracker
+	var notionTracker *tracking.Notion
 	if a.notion != nil {
-		tracker = a.notion.tracker(func() string { return a.engine.NewID() }, a.log.With("component", "tracking"))
+		notionTracker = a.notion.tracker(func() string { return a.engine.NewID() }, a.log.With("component", "tracking"))
+		tracker = notionTracker
 	}
 	a.engine = engine.New(engine.Config{
 		DB: db, Now: a.clock, Speed: a.speed, Logger: a.log.With("component", "engine"),
@@ -168,7 +170,7 @@ func (a *app) open(ctx context.Context) error {
 	}
 	a.server.ResendWebhookSecret = a.cfg.ResendWebhookSecret
 	a.server.SetBackend(&httpapi.Backend{
-		Engine: a.engine, Unsubscribe: signer,
+		Engine: a.engine, Unsubscribe: signer, Suppress: a.suppressor(notionTracker),
 		Lifecycle: &httpapi.Lifecycle{
 			DB: db, Engine: a.engine, Log: a.log.With("component", "lifecycle"),
 			BookingCancelsNurture:     a.cfg.Lifecycle.BookingCancelsNurture,

@@ -4,14 +4,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"perfect/flows"
 	"perfect/internal/config"
+	"perfect/internal/engine"
+	"perfect/internal/httpapi"
 	"perfect/internal/notion"
 	"perfect/internal/templates"
 	"perfect/internal/tracking"
+	"perfect/store"
 )
 
 // notionKinds lists the tracking ops in the order the start-up log names
@@ -27,9 +31,13 @@ type notionParts struct {
 	client    *notion.Client
 	templates tracking.Templates
 	ttl       time.Duration
+	// kinds are the ops in use: every tracking op, and the unsubscribe
+	// update when NOTION_UNSUBSCRIBE_PROPERTY is set.
+	kinds []string
 	// disabled holds the kinds whose databases are not configured, with
 	// the reason.
-	disabled map[string]string
+	disabled        map[string]string
+	unsubscribeProp string
 }
 
 // newNotion builds the Notion integration, or returns nil when NOTION_TOKEN
@@ -53,9 +61,15 @@ func newNotion(cfg *config.Config, log *slog.Logger, now func() time.Time) (*not
 		client:    c,
 		templates: tracking.Templates{Cache: notion.NewTemplateCache(c, cfg.TemplateTTL, now)},
 		ttl:       cfg.TemplateTTL,
+		kinds:     notionKinds,
 		disabled:  map[string]string{},
+
+		unsubscribeProp: strings.TrimSpace(n.UnsubscribeProperty),
 	}
-	for _, kind := range notionKinds {
+	if p.unsubscribeProp != "" {
+		p.kinds = append(slices.Clone(notionKinds), notion.KindUnsubscribe)
+	}
+	for _, kind := range p.kinds {
 		if err := c.Configured(kind); err != nil {
 			p.disabled[kind] = err.Error()
 		}
@@ -67,9 +81,10 @@ func newNotion(cfg *config.Config, log *slog.Logger, now func() time.Time) (*not
 // configured are not queued.
 func (p *notionParts) tracker(newID func() string, log *slog.Logger) *tracking.Notion {
 	return &tracking.Notion{
-		NewID:   newID,
-		Enabled: func(kind string) bool { _, off := p.disabled[kind]; return !off },
-		Log:     log,
+		NewID:               newID,
+		Enabled:             func(kind string) bool { _, off := p.disabled[kind]; return !off },
+		UnsubscribeProperty: p.unsubscribeProp,
+		Log:                 log,
 	}
 }
 
@@ -77,7 +92,7 @@ func (p *notionParts) tracker(newID func() string, log *slog.Logger) *tracking.N
 // writes are off for want of a database id.
 func (p *notionParts) logMode(log *slog.Logger) {
 	var on []string
-	for _, kind := range notionKinds {
+	for _, kind := range p.kinds {
 		if reason, off := p.disabled[kind]; off {
 			log.Warn("notion tracking write off: database not configured", "kind", kind, "reason", reason)
 			continue
@@ -86,6 +101,34 @@ func (p *notionParts) logMode(log *slog.Logger) {
 	}
 	log.Info("notion live: templates from the Email Templates DB, tracking through the outbox",
 		"templates", "notion", "template_cache_ttl", p.ttl.String(), "tracking", strings.Join(on, ","))
+}
+
+// suppressor records a suppression in the store and, for an unsubscribe
+// or a complaint, queues the contact's update in Notion
+// (NOTION_UNSUBSCRIBE_PROPERTY). It is nil when that is off, which leaves
+// the store-only default.
+func (a *app) suppressor(tr *tracking.Notion) httpapi.Suppressor {
+	if tr == nil || tr.UnsubscribeProperty == "" {
+		return nil
+	}
+	return func(ctx context.Context, s store.Suppression) (int, error) {
+		if s.At.IsZero() {
+			s.At = a.clock()
+		}
+		added, cancelled, err := a.db.Suppress(s)
+		if err != nil {
+			return 0, err
+		}
+		if items := tr.Unsubscribed(s); added && len(items) > 0 {
+			if err := a.db.AddOutbox(items...); err != nil {
+				// The suppression itself is recorded; only the Notion mark is lost.
+				a.log.ErrorContext(ctx, "queue notion unsubscribe", "email", engine.MaskEmail(s.Email), "err", err)
+			} else {
+				a.outbox.Wake()
+			}
+		}
+		return len(cancelled), nil
+	}
 }
 
 // warm reads every template the flows use into the cache, so the first

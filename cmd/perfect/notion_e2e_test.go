@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -58,6 +59,9 @@ type rigOptions struct {
 	// front, when set, stands between perfect and the fake Notion.
 	front func(next http.Handler) http.Handler
 	epoch time.Time
+	// unsubscribe adds an `Unsubscribed` checkbox to both contacts
+	// databases and sets NOTION_UNSUBSCRIBE_PROPERTY to it.
+	unsubscribe bool
 }
 
 func newNotionRig(t *testing.T, o rigOptions) *notionRig {
@@ -73,7 +77,12 @@ func newNotionRig(t *testing.T, o rigOptions) *notionRig {
 	}
 	clock := func() time.Time { return epoch.Add(time.Duration(float64(time.Since(anchor)) * notionSpeed)) }
 
-	r := &notionRig{t: t, ns: notiontest.NewLegacy(t), rs: resendtest.NewServer(t), clock: clock, epoch: epoch}
+	schemas := notiontest.LegacySchemas()
+	if o.unsubscribe {
+		schemas[notiontest.BusinessXDB]["Unsubscribed"] = "checkbox"
+		schemas[notiontest.ContactsDB]["Unsubscribed"] = "checkbox"
+	}
+	r := &notionRig{t: t, ns: notiontest.New(t, schemas), rs: resendtest.NewServer(t), clock: clock, epoch: epoch}
 	r.ns.SetNow(clock)
 	r.rs.SetClock(clock)
 	seedTemplates(r.ns)
@@ -100,6 +109,9 @@ func newNotionRig(t *testing.T, o rigOptions) *notionRig {
 		fmt.Sprintf("PERFECT_FAKE_CLOCK=epoch=%s,anchor=%s,speed=%d",
 			epoch.Format(time.RFC3339Nano), anchor.Format(time.RFC3339Nano), notionSpeed),
 		"LOG_LEVEL=debug",
+	}
+	if o.unsubscribe {
+		r.env = append(r.env, "NOTION_UNSUBSCRIBE_PROPERTY=Unsubscribed")
 	}
 	for k, v := range r.ns.Env() {
 		if k == "NOTION_BASE_URL" {
@@ -305,7 +317,8 @@ func stepsByID(steps []stepJSON) map[string]stepJSON {
 // legacy property names (legacy §6), each once.
 func TestE2E_NotionTrackingAndTemplates(t *testing.T) {
 	// Late evening in Toronto is already the next day in UTC.
-	r := newNotionRig(t, rigOptions{ttl: "5m", epoch: time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC)})
+	r := newNotionRig(t, rigOptions{ttl: "5m", epoch: time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC),
+		unsubscribe: true})
 	h := r.health()
 	if in, _ := h["integrations"].(map[string]any); in["notion"] != "live" || in["templates"] != "notion" {
 		t.Errorf("/health integrations %v, want notion live and templates notion", in)
@@ -341,6 +354,51 @@ func TestE2E_NotionTrackingAndTemplates(t *testing.T) {
 	checkSequences(t, r.ns, got, due)
 	checkAnalytics(t, r.ns, got, due)
 	checkBusinessX(t, r.ns, got, due)
+
+	// One-click unsubscribes from the Christmas and the BusinessX contact
+	// tick their `Unsubscribed` box (NOTION_UNSUBSCRIBE_PROPERTY).
+	for _, email := range []string{christmasEmail, bxEmail} {
+		r.oneClickUnsubscribe(got, email)
+	}
+	r.waitOutboxEmpty(30 * time.Second)
+	for _, c := range []struct{ db, prop, email string }{
+		{notiontest.BusinessXDB, "email", christmasEmail},
+		{notiontest.ContactsDB, "Email", bxEmail},
+	} {
+		if p := onePage(t, r.ns.Find(c.db, c.prop, c.email), c.email); !p.Checkbox("Unsubscribed") {
+			t.Errorf("%s: Unsubscribed not ticked after the unsubscribe", c.email)
+		}
+	}
+	if p := onePage(t, r.ns.Find(notiontest.BusinessXDB, "email", bookerEmail), bookerEmail); p.Checkbox("Unsubscribed") {
+		t.Error("a contact who did not unsubscribe is ticked")
+	}
+}
+
+// oneClickUnsubscribe posts the RFC 8058 one-click request of the
+// List-Unsubscribe header of an email sent to email.
+func (r *notionRig) oneClickUnsubscribe(got []resendtest.Received, email string) {
+	r.t.Helper()
+	for _, m := range got {
+		link := strings.Trim(m.Body.Headers["List-Unsubscribe"], "<>")
+		if m.Body.To[0] != email || link == "" {
+			continue
+		}
+		u, err := url.Parse(link)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		resp, err := http.Post(r.p.url+u.RequestURI(), "application/x-www-form-urlencoded",
+			strings.NewReader("List-Unsubscribe=One-Click"))
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			r.t.Fatalf("one-click unsubscribe of %s: %d", email, resp.StatusCode)
+		}
+		return
+	}
+	r.t.Fatalf("no email to %s has a List-Unsubscribe header", email)
 }
 
 func onePage(t *testing.T, pages []notiontest.Page, what string) notiontest.Page {
@@ -698,5 +756,98 @@ func TestE2E_NotionTemplateEdit(t *testing.T) {
 	}
 	if c.Body.HTML != "<p>Edited in Notion, NoShow Test.</p>" {
 		t.Errorf("email after the TTL: %q, want the edited text", c.Body.HTML)
+	}
+}
+
+// runPerfect runs a one-shot command of the binary and returns its exit
+// code and combined output.
+func runPerfect(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(perfectBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		}
+		t.Fatalf("perfect %v: %v", args, err)
+	}
+	return 0, string(out)
+}
+
+// A Notion configuration error stops start-up with one line naming the
+// variable.
+func TestE2E_NotionConfigErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	tests := []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{name: "templates database missing", env: []string{"NOTION_TOKEN=secret_x"},
+			want: "NOTION_EMAIL_TEMPLATES_DB_ID must be set when NOTION_TOKEN is set"},
+		{name: "not a database id", env: []string{"NOTION_TOKEN=secret_x",
+			"NOTION_EMAIL_TEMPLATES_DB_ID=0b1e7a11000040008000000000000001",
+			"NOTION_EMAIL_SEQUENCE_DB_ID=https://www.notion.so/sequences"},
+			want: "NOTION_EMAIL_SEQUENCE_DB_ID must be a Notion database id"},
+		{name: "bad base URL", env: []string{"NOTION_TOKEN=secret_x",
+			"NOTION_EMAIL_TEMPLATES_DB_ID=0b1e7a11000040008000000000000001", "NOTION_BASE_URL=notion.local"},
+			want: "NOTION_BASE_URL must be an http(s) URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := append([]string{"PERFECT_DATA_DIR=" + t.TempDir(), fmt.Sprintf("PORT=%d", freePort(t))}, tt.env...)
+			code, out := runPerfect(t, env, "serve")
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if code != 2 || len(lines) != 1 || !strings.Contains(lines[0], tt.want) {
+				t.Errorf("serve exited %d with %q, want 2 and one line naming %q", code, out, tt.want)
+			}
+			if strings.Contains(out, "secret_x") {
+				t.Errorf("the token is printed: %s", out)
+			}
+		})
+	}
+}
+
+// `perfect templates check` reads Notion when it is configured, and names
+// the templates Notion lacks with the reason.
+func TestE2E_TemplatesCheckNotion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	ns := notiontest.NewLegacy(t)
+	seedTemplates(ns)
+	id := onePage(t, ns.Find(notiontest.EmailTemplatesDB, "Template Name", "5-Day E3"), "5-Day E3").ID
+	ns.SetProps(id, map[string]any{"Status": "Inactive"})
+	ns.Archive(onePage(t, ns.Find(notiontest.EmailTemplatesDB, "Template Name", "precall_reminder_2"), "").ID)
+
+	var env []string
+	for k, v := range ns.Env() {
+		env = append(env, k+"="+v)
+	}
+	code, out := runPerfect(t, env, "templates", "check")
+	if code != 1 {
+		t.Errorf("templates check exited %d, want 1 (two templates unusable)\n%s", code, out)
+	}
+	for _, want := range []string{"SOURCE (notion)", "MISSING: not active (Status: Inactive)",
+		"MISSING: not found", "2 template(s) missing"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		name, _, _ := strings.Cut(line, "  ")
+		switch name {
+		case "5-Day E3", "precall_reminder_2":
+			if !strings.Contains(line, "MISSING") {
+				t.Errorf("%s not reported missing: %q", name, line)
+			}
+		case "5-Day E2", "email_1":
+			if !strings.Contains(line, " ok ") && !strings.HasSuffix(strings.TrimSpace(line), "]") {
+				t.Errorf("%s not ok: %q", name, line)
+			}
+		}
 	}
 }

@@ -55,6 +55,11 @@ func (TemplatesCheckCmd) Run(e *env) error {
 			missing++
 			fmt.Fprintf(tw, "%s\tMISSING\t\n", name)
 			continue
+		case err != nil && np != nil:
+			// Notion is unreachable or refuses the token: every other name
+			// would fail the same way, slowly.
+			_ = tw.Flush()
+			return exitError{code: 1, msg: err.Error()}
 		case err != nil:
 			missing++
 			fmt.Fprintf(tw, "%s\tERROR: %v\t\n", name, err)

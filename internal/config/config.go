@@ -87,6 +87,9 @@ type Notion struct {
 	BXTemplatesDB      string        `env:"NOTION_TEMPLATES_DB_ID"`
 	Rate               float64       `env:"NOTION_RATE_LIMIT" envDefault:"3"`
 	Timeout            time.Duration `env:"NOTION_TIMEOUT" envDefault:"30s"`
+	// UnsubscribeProperty names the contacts' checkbox, select or date
+	// property that records an unsubscribe; empty turns the update off.
+	UnsubscribeProperty string `env:"NOTION_UNSUBSCRIBE_PROPERTY"`
 }
 
 // Lifecycle switches the rules that cancel emails an event makes pointless.

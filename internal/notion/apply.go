@@ -34,6 +34,8 @@ func (c *Client) Apply(ctx context.Context, op Op) error {
 		err = c.applyBXSignup(ctx, o)
 	case BXAssessment:
 		err = c.applyBXAssessment(ctx, o)
+	case Unsubscribe:
+		err = c.applyUnsubscribe(ctx, o)
 	default:
 		return fmt.Errorf("%w: unsupported op type %T", ErrInvalidOp, op)
 	}

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -173,6 +174,11 @@ func (c *Client) Configured(kind string) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: %s not set", ErrNotConfigured, strings.Join(missing, ", "))
 	}
+	if anyOf := dbsAnyOfKind[kind]; len(anyOf) > 0 && !slices.ContainsFunc(anyOf, func(env string) bool {
+		return c.dbID(env) != ""
+	}) {
+		return fmt.Errorf("%w: none of %s set", ErrNotConfigured, strings.Join(anyOf, ", "))
+	}
 	return nil
 }
 
@@ -194,6 +200,13 @@ var dbsByKind = map[string][]string{
 	KindAnalytics:           {envAnalytics},
 	KindBXSignup:            {envContacts},
 	KindBXAssessment:        {envContacts},
+	KindUnsubscribe:         {},
+}
+
+// dbsAnyOfKind lists, for ops that write to whichever of several databases
+// are configured, those databases: at least one must be.
+var dbsAnyOfKind = map[string][]string{
+	KindUnsubscribe: {envBusinessX, envContacts},
 }
 
 func (c *Client) dbID(env string) string {

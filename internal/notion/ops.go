@@ -17,6 +17,7 @@ const (
 	KindAnalytics           = "analytics"
 	KindBXSignup            = "bx_signup"
 	KindBXAssessment        = "bx_assessment"
+	KindUnsubscribe         = "unsubscribe"
 )
 
 // Sequence types: the `Template Type` select of the Email Sequence DB, as in
@@ -174,6 +175,20 @@ type BXAssessment struct {
 	Score   *int   `json:"assessment_score,omitempty"`
 }
 
+// Unsubscribe marks a contact who asked for no more emails: Property, a
+// checkbox, select or date of the contacts databases (the BusinessX Canada
+// DB and the BusinessX contacts DB, those configured), becomes true,
+// `Unsubscribed` or At on every contact page of Email. Contacts are not
+// created, and a database whose pages lack Property is left alone.
+type Unsubscribe struct {
+	Email    string    `json:"email"`
+	Property string    `json:"property"`
+	At       time.Time `json:"at"`
+}
+
+// UnsubscribedOption is the select option Unsubscribe writes.
+const UnsubscribedOption = "Unsubscribed"
+
 // Kind names the op.
 func (ChristmasAssessment) Kind() string { return KindChristmasAssessment }
 
@@ -194,6 +209,9 @@ func (BXSignup) Kind() string { return KindBXSignup }
 
 // Kind names the op.
 func (BXAssessment) Kind() string { return KindBXAssessment }
+
+// Kind names the op.
+func (Unsubscribe) Kind() string { return KindUnsubscribe }
 
 // Validate checks the op.
 func (o ChristmasAssessment) Validate() error {
@@ -256,6 +274,11 @@ func (o BXAssessment) Validate() error {
 	return check(o.Kind(), needEmail(o.Email), needText("segment", o.Segment))
 }
 
+// Validate checks the op.
+func (o Unsubscribe) Validate() error {
+	return check(o.Kind(), needEmail(o.Email), needText("property", o.Property), needTime("at", o.At))
+}
+
 func needEmail(email string) error {
 	if !strings.Contains(email, "@") {
 		return errors.New("email is missing or invalid")
@@ -315,6 +338,8 @@ func Decode(kind string, payload []byte) (Op, error) {
 		return decodeAs[BXSignup](payload)
 	case KindBXAssessment:
 		return decodeAs[BXAssessment](payload)
+	case KindUnsubscribe:
+		return decodeAs[Unsubscribe](payload)
 	}
 	return nil, fmt.Errorf("%w: unknown kind %q", ErrInvalidOp, kind)
 }

@@ -30,6 +30,9 @@ type Notion struct {
 	// databases they write are configured; nil enables every kind. Ops of a
 	// disabled kind are not queued, so they never sit parked in the outbox.
 	Enabled func(kind string) bool
+	// UnsubscribeProperty is the contacts' property that records an
+	// unsubscribe (NOTION_UNSUBSCRIBE_PROPERTY); empty turns it off.
+	UnsubscribeProperty string
 	// Log reports ops that could not be built; nil discards.
 	Log *slog.Logger
 }
@@ -80,6 +83,16 @@ func (n *Notion) Attempted(run store.Run, step store.Step, at time.Time, sendErr
 		FirstName: firstName(p), BusinessName: p.text("business_name"), Campaign: f.Campaign,
 	}
 	return n.items(at, sent, row)
+}
+
+// Unsubscribed returns the op that marks the contact in Notion after a
+// suppression the person asked for (an unsubscribe or a spam complaint;
+// not a bounce), when UnsubscribeProperty is set.
+func (n *Notion) Unsubscribed(s store.Suppression) []store.OutboxItem {
+	if n.UnsubscribeProperty == "" || (s.Reason != "unsubscribed" && s.Reason != "complained") {
+		return nil
+	}
+	return n.items(s.At, notion.Unsubscribe{Email: s.Email, Property: n.UnsubscribeProperty, At: s.At})
 }
 
 // startOps builds the ops of a new run.

@@ -352,3 +352,29 @@ func TestNotion_InvalidOpNotQueued(t *testing.T) {
 		t.Fatalf("got %s, want the analytics row only", show(got))
 	}
 }
+
+func TestNotion_Unsubscribed(t *testing.T) {
+	t.Parallel()
+	at := created.Add(time.Hour)
+	tests := []struct {
+		name   string
+		prop   string
+		reason string
+		want   []notion.Op
+	}{
+		{name: "unsubscribe", prop: "Unsubscribed", reason: "unsubscribed",
+			want: []notion.Op{notion.Unsubscribe{Email: "jane@example.com", Property: "Unsubscribed", At: at}}},
+		{name: "complaint", prop: "Email Status", reason: "complained",
+			want: []notion.Op{notion.Unsubscribe{Email: "jane@example.com", Property: "Email Status", At: at}}},
+		{name: "bounce is not an unsubscribe", prop: "Unsubscribed", reason: "bounced"},
+		{name: "off without a property", reason: "unsubscribed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tr := &tracking.Notion{NewID: counter(), UnsubscribeProperty: tt.prop}
+			got := tr.Unsubscribed(store.Suppression{Email: "jane@example.com", Reason: tt.reason, At: at})
+			sameItems(t, got, wantItems(t, at, tt.want...))
+		})
+	}
+}
