@@ -156,12 +156,16 @@ func (r *runner) intake(ctx context.Context) ([]IntakeResult, error) {
 			res := IntakeResult{Target: t.name, Planned: -1}
 			warm := l.fixedRate(ctx, 100, 2*time.Second, 32)
 			r.log.Info("warm-up", "result", warm.String())
+			cpu := p.cpuTime()
 			res.Fixed = l.fixedRate(ctx, r.rate, r.rateFor, r.inFlight)
+			res.Fixed.CPU = p.cpuTime() - cpu
 			r.log.Info("fixed rate", "result", res.Fixed.String())
 			if err := sleepCtx(ctx, 2*time.Second); err != nil {
 				return res, err
 			}
+			cpu = p.cpuTime()
 			res.Max = l.maxRate(ctx, r.maxFor, r.conns)
+			res.Max.CPU = p.cpuTime() - cpu
 			r.log.Info("max", "result", res.Max.String())
 			res.Accepted = warm.OK + res.Fixed.OK + res.Max.OK
 			res.Memory, _ = p.memory()

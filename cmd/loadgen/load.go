@@ -26,7 +26,9 @@ type LoadResult struct {
 	Codes   map[int]int   `json:"codes"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 	// RPS is successful answers per second of the phase.
-	RPS float64       `json:"rps"`
+	RPS float64 `json:"rps"`
+	// CPU is the CPU time the server used during the phase.
+	CPU time.Duration `json:"server_cpu_ns"`
 	P50 time.Duration `json:"p50_ns"`
 	P90 time.Duration `json:"p90_ns"`
 	P99 time.Duration `json:"p99_ns"`
@@ -34,8 +36,18 @@ type LoadResult struct {
 }
 
 func (r LoadResult) String() string {
-	return fmt.Sprintf("%-8s %-4s rate=%-5.0f conns=%-3d sent=%-6d ok=%-6d %8.0f req/s  p50=%-9s p90=%-9s p99=%-9s max=%-9s codes=%v",
-		r.Target, r.Mode, r.Rate, r.Conns, r.Sent, r.OK, r.RPS, ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), r.Codes)
+	return fmt.Sprintf("%-8s %-4s rate=%-5.0f conns=%-3d sent=%-6d ok=%-6d %6.0f req/s  p50=%-9s p90=%-9s p99=%-9s max=%-9s "+
+		"server CPU/req=%-7s codes=%v",
+		r.Target, r.Mode, r.Rate, r.Conns, r.Sent, r.OK, r.RPS, ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max),
+		ms(r.CPUPerRequest()), r.Codes)
+}
+
+// CPUPerRequest is the server's CPU time per successful answer.
+func (r LoadResult) CPUPerRequest() time.Duration {
+	if r.OK == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.OK)
 }
 
 // bodyFunc returns the body of request i.

@@ -187,6 +187,28 @@ func descendants(pid int) []int {
 	return out
 }
 
+// cpuTime is the user plus system CPU time used so far by the process and
+// its descendants (fields 14 and 15 of /proc/<pid>/stat, at 100 ticks per
+// second).
+func (p *proc) cpuTime() time.Duration {
+	var ticks int64
+	for _, pid := range append([]int{p.pid()}, descendants(p.pid())...) {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		// fields[0] is the state (field 3); utime and stime are fields 14, 15.
+		if len(fields) > 12 {
+			u, _ := strconv.ParseInt(fields[11], 10, 64)
+			st, _ := strconv.ParseInt(fields[12], 10, 64)
+			ticks += u + st
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
 // freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

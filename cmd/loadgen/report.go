@@ -83,6 +83,8 @@ func (rep *Report) rows() []row {
 			row{"Intake at max: p50 / p99 latency", "–",
 				msf(p.Max.P50) + " / " + msf(p.Max.P99), msf(b.Max.P50) + " / " + msf(b.Max.P99),
 				times(float64(b.Max.P99)/float64(p.Max.P99)) + " lower p99", ""},
+			row{"Intake at max: server CPU time per request", "–", msf(p.Max.CPUPerRequest()),
+				msf(b.Max.CPUPerRequest()), times(float64(b.Max.CPUPerRequest())/float64(p.Max.CPUPerRequest())) + " less", ""},
 			row{fmt.Sprintf("Intake at %.0f req/s: achieved", p.Fixed.Rate), fmt.Sprintf("%.0f req/s", p.Fixed.Rate),
 				fmt.Sprintf("%.0f req/s", p.Fixed.RPS), fmt.Sprintf("%.0f req/s", b.Fixed.RPS), "", ""},
 			row{fmt.Sprintf("Intake at %.0f req/s: p50 latency", p.Fixed.Rate), "–", msf(p.Fixed.P50), msf(b.Fixed.P50),
