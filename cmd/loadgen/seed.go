@@ -40,9 +40,10 @@ func seedSignups(path, prefix string, n int, created func(i int) time.Time) ([]s
 	if err != nil {
 		return nil, err
 	}
-	f, ok := flows.ByName(flows.ChristmasSignup)
-	if !ok {
-		return nil, fmt.Errorf("flow %s not defined", flows.ChristmasSignup)
+	f, err := signupIntakeFlow()
+	if err != nil {
+		_ = db.Close()
+		return nil, err
 	}
 	out := make([]seeded, n)
 	idx := make(chan int)
@@ -78,6 +79,14 @@ func seedSignups(path, prefix string, n int, created func(i int) time.Time) ([]s
 	default:
 	}
 	return out, db.Close()
+}
+
+func signupIntakeFlow() (*flows.Flow, error) {
+	f, ok := flows.ByName(flows.ChristmasSignup)
+	if !ok {
+		return nil, fmt.Errorf("flow %s not defined", flows.ChristmasSignup)
+	}
+	return f, nil
 }
 
 // signupIntake plans one christmas signup the way engine.Start does, at
