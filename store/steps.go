@@ -79,6 +79,15 @@ func (db *DB) ClaimDue(now time.Time, limit int) ([]Step, error) {
 // fn sees the stored step and changes it in place; returning an error
 // aborts the change. Outbox items are stored in the same transaction.
 func (db *DB) Update(id string, fn func(s *Step) error, outbox ...OutboxItem) (Step, error) {
+	return db.UpdateTracked(id, func(s *Step) ([]OutboxItem, error) {
+		return outbox, fn(s)
+	})
+}
+
+// UpdateTracked is Update where fn also returns the outbox items that
+// record the change, computed from the changed step; the step and its
+// tracking are committed together or not at all.
+func (db *DB) UpdateTracked(id string, fn func(s *Step) ([]OutboxItem, error)) (Step, error) {
 	var out Step
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		old, err := loadStep(tx, id)
@@ -87,7 +96,8 @@ func (db *DB) Update(id string, fn func(s *Step) error, outbox ...OutboxItem) (S
 		}
 		s := *old
 		s.History = append([]Event(nil), old.History...)
-		if err := fn(&s); err != nil {
+		outbox, err := fn(&s)
+		if err != nil {
 			return err
 		}
 		if err := putStep(tx, old, &s); err != nil {

@@ -81,7 +81,7 @@ func (e *Engine) prepare(ctx context.Context, log *slog.Logger, s store.Step) (s
 	}
 	r, err := e.render.Render(ctx, run, s, start)
 	if err != nil {
-		e.retry(ctx, log, s, Failure{Wait: e.renderWait(s.Attempts), Kind: "template", Reason: err.Error()})
+		e.retry(ctx, log, s, nil, Failure{Wait: e.renderWait(s.Attempts), Kind: "template", Reason: err.Error()})
 		return run, s, false
 	}
 	saved, err := e.db.Update(s.ID, func(st *store.Step) error {
@@ -89,7 +89,7 @@ func (e *Engine) prepare(ctx context.Context, log *slog.Logger, s store.Step) (s
 		return nil
 	})
 	if err != nil {
-		e.retry(ctx, log, s, Failure{Wait: time.Second, Kind: "store", Reason: err.Error()})
+		e.retry(ctx, log, s, nil, Failure{Wait: time.Second, Kind: "store", Reason: err.Error()})
 		return run, s, false
 	}
 	return run, saved, true
@@ -115,7 +115,7 @@ func (e *Engine) sendOne(ctx context.Context, log *slog.Logger, s store.Step, ru
 			e.failed(ctx, log, s, &run, f.Reason)
 			return
 		}
-		e.retry(ctx, log, s, f)
+		e.retry(ctx, log, s, &run, f)
 	}
 }
 
@@ -161,32 +161,34 @@ func (e *Engine) blocked(s store.Step) (bool, string) {
 	return false, ""
 }
 
-// finish records a final outcome: sent, outbox, expired or cancelled.
+// finish records a final outcome: sent, outbox, expired or cancelled. The
+// step and its tracking rows are committed in one transaction.
 func (e *Engine) finish(ctx context.Context, log *slog.Logger, id string, st store.Status, providerID, reason string, run *store.Run) {
 	now := e.Now()
-	var items []store.OutboxItem
-	s, err := e.db.Update(id, func(s *store.Step) error {
+	tracked := false
+	s, err := e.db.UpdateTracked(id, func(s *store.Step) ([]store.OutboxItem, error) {
 		s.Status, s.UpdatedAt, s.ClaimedAt = st, now, nil
 		switch st {
 		case store.StatusSent, store.StatusOutbox:
 			t := now
 			s.SentAt, s.ProviderID, s.LastError = &t, providerID, ""
 			if run != nil && e.tracker != nil && st == store.StatusSent {
-				items = e.tracker.Attempted(*run, *s, now, nil)
+				items := e.tracker.Attempted(*run, *s, now, nil)
+				tracked = len(items) > 0
+				return items, nil
 			}
 		default:
 			s.CancelReason = reason
 			s.History = append(s.History, store.Event{At: now, Action: string(st), Reason: reason})
 		}
-		return nil
-	}, nil...)
-	if err == nil && len(items) > 0 {
-		err = e.db.AddOutbox(items...)
-		e.trackedHook()
-	}
+		return nil, nil
+	})
 	if err != nil {
 		e.log.ErrorContext(ctx, "record step outcome", "step_id", id, "status", st, "err", err)
 		return
+	}
+	if tracked {
+		e.trackedHook()
 	}
 	e.metrics.Step(s.Flow, string(st))
 	log.InfoContext(ctx, "step "+string(st), "provider_id", providerID, "reason", reason)
@@ -199,40 +201,53 @@ func (e *Engine) trackedHook() {
 }
 
 // retry puts a step back in the due index after f.Wait.
-func (e *Engine) retry(ctx context.Context, log *slog.Logger, s store.Step, f Failure) {
+// A failed provider call (run set) also gets its analytics row, in the
+// same transaction.
+func (e *Engine) retry(ctx context.Context, log *slog.Logger, s store.Step, run *store.Run, f Failure) {
 	now := e.Now()
 	next := now.Add(f.Wait)
-	_, err := e.db.Update(s.ID, func(st *store.Step) error {
+	tracked := false
+	_, err := e.db.UpdateTracked(s.ID, func(st *store.Step) ([]store.OutboxItem, error) {
+		var items []store.OutboxItem
+		if run != nil && e.tracker != nil {
+			items = e.tracker.Attempted(*run, *st, now, errors.New(f.Reason))
+			tracked = len(items) > 0
+		}
 		st.Status, st.DueAt, st.UpdatedAt, st.ClaimedAt = store.StatusPlanned, next, now, nil
 		st.LastError = f.Reason
-		return nil
+		return items, nil
 	})
 	if err != nil {
 		e.log.ErrorContext(ctx, "record retry", "step_id", s.ID, "err", err)
 		return
 	}
+	if tracked {
+		e.trackedHook()
+	}
 	log.WarnContext(ctx, "send will be retried", "kind", f.Kind, "retry_at", next.Format(time.RFC3339),
 		"reason", truncate(f.Reason, 200))
 }
 
-// failed records a permanent failure, with a tracking row.
+// failed records a permanent failure, with its tracking row, in one
+// transaction.
 func (e *Engine) failed(ctx context.Context, log *slog.Logger, s store.Step, run *store.Run, reason string) {
 	now := e.Now()
-	var items []store.OutboxItem
-	st, err := e.db.Update(s.ID, func(st *store.Step) error {
+	tracked := false
+	st, err := e.db.UpdateTracked(s.ID, func(st *store.Step) ([]store.OutboxItem, error) {
 		st.Status, st.UpdatedAt, st.ClaimedAt, st.LastError = store.StatusFailed, now, nil, reason
 		if run != nil && e.tracker != nil {
-			items = e.tracker.Attempted(*run, *st, now, errors.New(reason))
+			items := e.tracker.Attempted(*run, *st, now, errors.New(reason))
+			tracked = len(items) > 0
+			return items, nil
 		}
-		return nil
+		return nil, nil
 	})
-	if err == nil && len(items) > 0 {
-		err = e.db.AddOutbox(items...)
-		e.trackedHook()
-	}
 	if err != nil {
 		e.log.ErrorContext(ctx, "record failure", "step_id", s.ID, "err", err)
 		return
+	}
+	if tracked {
+		e.trackedHook()
 	}
 	e.metrics.Step(st.Flow, string(store.StatusFailed))
 	log.ErrorContext(ctx, "step failed", "reason", truncate(reason, 300))
