@@ -52,8 +52,13 @@ func (db *DB) ClaimNext(now time.Time, o ClaimOptions) ([]Claim, error) {
 		var fresh []*Step
 		for _, s := range due {
 			switch {
-			case s.BatchID == "":
+			case s.BatchID == "" && s.Attempts == 0:
 				fresh = append(fresh, s)
+			case s.BatchID == "":
+				// Attempted alone before (rescued or retried): that send may
+				// have landed under the step's own key, so it goes again
+				// alone, under that key, never inside a new batch.
+				claims = append(claims, Claim{Steps: []Step{*s}})
 			case groups[s.BatchID] > 0:
 				c := &claims[groups[s.BatchID]-1]
 				c.Steps = append(c.Steps, *s)
