@@ -42,6 +42,9 @@ type app struct {
 	sender  engine.Sender
 	metrics *metrics.Metrics
 	admin   *admin.Handler
+	// prefect is perfect's Prefect API and, with PREFECT_API_URL, the
+	// backend for flows routed to Prefect.
+	prefect *prefectParts
 	// notion is the Notion integration; nil when NOTION_TOKEN is not set.
 	notion *notionParts
 }
@@ -127,9 +130,10 @@ func (a *app) open(ctx context.Context) error {
 		return err
 	}
 	a.db = db
+	appliers := a.appliers()
 	a.outbox = engine.NewOutbox(engine.Outbox{
 		DB: db, Log: a.log.With("component", "outbox"), Now: a.clock, Speed: a.speed,
-		Appliers: a.appliers(),
+		Appliers: appliers,
 	})
 	secret := []byte(a.cfg.UnsubscribeSecret)
 	if len(secret) == 0 {
@@ -159,7 +163,7 @@ func (a *app) open(ctx context.Context) error {
 		Sender: a.sender, Classify: delivery.Classify,
 		Renderer:   renderer,
 		Suppressed: db.IsSuppressed, Windows: windows, DefaultLocation: a.cfg.Location(),
-		Lateness:  lateness,
+		Lateness: lateness, BatchMin: a.cfg.BatchMin,
 		Tracker:   tracker,
 		OnTracked: a.outbox.Wake,
 		Metrics:   a.metrics,
@@ -169,16 +173,24 @@ func (a *app) open(ctx context.Context) error {
 		a.server.OnCritical = a.discordAlert
 	}
 	a.server.ResendWebhookSecret = a.cfg.ResendWebhookSecret
+	lifecycle := &httpapi.Lifecycle{
+		DB: db, Engine: a.engine, Log: a.log.With("component", "lifecycle"),
+		BookingCancelsNurture:     a.cfg.Lifecycle.BookingCancelsNurture,
+		CancelCancelsReminders:    a.cfg.Lifecycle.CancelCancelsReminders,
+		RescheduleReplans:         a.cfg.Lifecycle.RescheduleReplans,
+		OnboardingCancelsPostCall: a.cfg.Lifecycle.OnboardingCancelsPostCall,
+		UnmarkCancelsNoShow:       a.cfg.Lifecycle.UnmarkCancelsNoShow,
+	}
+	var triggers func(string) engine.Trigger
+	if a.prefect != nil {
+		// The outbox drainer starts in run, after this: the map is not
+		// read concurrently yet.
+		triggers = a.prefect.open(a.engine, tracker, a.outbox.Wake, lifecycle, a.log.With("component", "prefect"))
+		a.prefect.appliers(appliers)
+	}
 	a.server.SetBackend(&httpapi.Backend{
 		Engine: a.engine, Unsubscribe: signer, Suppress: a.suppressor(notionTracker),
-		Lifecycle: &httpapi.Lifecycle{
-			DB: db, Engine: a.engine, Log: a.log.With("component", "lifecycle"),
-			BookingCancelsNurture:     a.cfg.Lifecycle.BookingCancelsNurture,
-			CancelCancelsReminders:    a.cfg.Lifecycle.CancelCancelsReminders,
-			RescheduleReplans:         a.cfg.Lifecycle.RescheduleReplans,
-			OnboardingCancelsPostCall: a.cfg.Lifecycle.OnboardingCancelsPostCall,
-			UnmarkCancelsNoShow:       a.cfg.Lifecycle.UnmarkCancelsNoShow,
-		},
+		Lifecycle: lifecycle, Triggers: triggers,
 	})
 	a.metrics.SetStore(db, a.clock)
 	a.admin.SetEngine(a.engine, renderer)

@@ -25,6 +25,7 @@ type CLI struct {
 	Templates   TemplatesCmd   `cmd:"" help:"Inspect email templates."`
 	Store       StoreCmd       `cmd:"" help:"Check or back up the data file."`
 	Suppress    SuppressCmd    `cmd:"" help:"Manage the suppression list (unsubscribes, bounces, complaints)."`
+	Prefect     PrefectCmd     `cmd:"" help:"Prefect compatibility: check, runs, deployments."`
 	Version     VersionCmd     `cmd:"" help:"Print the version."`
 }
 

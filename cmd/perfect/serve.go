@@ -26,7 +26,14 @@ type ServeCmd struct{}
 // being opened, for example while an old container still holds its lock),
 // then opens the store, starts the scheduler and serves until a signal.
 func (ServeCmd) Run(e *env) error {
-	cfg, err := config.Load(e.environ)
+	// Prefect's Secret blocks may fill settings the environment lacks, so
+	// they are read before the rest of the configuration.
+	boot := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "prefect")
+	pp, environ, err := newPrefect(e.ctx, e.environ, boot)
+	if err != nil {
+		return exitError{code: 2, msg: err.Error()}
+	}
+	cfg, err := config.Load(environ)
 	if err != nil {
 		return exitError{code: 2, msg: err.Error()}
 	}
@@ -42,6 +49,9 @@ func (ServeCmd) Run(e *env) error {
 	}
 	configureServer(app.server, cfg, log)
 	app.server.Metrics = app.metrics
+	app.prefect = pp
+	pp.mount(app.server)
+	app.server.SetPrefectMode(pp.describe())
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
 		return exitError{code: 1, msg: fmt.Sprintf("listen on port %d: %v", cfg.Port, err)}

@@ -41,6 +41,9 @@ type Config struct {
 	EmailFrom     string  `env:"EMAIL_FROM" envDefault:"Sender Name <sender@example.com>"`
 	EmailReplyTo  string  `env:"EMAIL_REPLY_TO"`
 	MaxAttempts   int     `env:"SEND_MAX_ATTEMPTS" envDefault:"8"`
+	// BatchMin: when this many emails are due at once they go out through
+	// Resend's batch endpoint, 100 per call; 0 turns batches off.
+	BatchMin int `env:"SEND_BATCH_MIN" envDefault:"10"`
 
 	TemplatesDir string        `env:"TEMPLATES_DIR"`
 	TemplateTTL  time.Duration `env:"TEMPLATE_CACHE_TTL" envDefault:"5m"`
@@ -353,6 +356,9 @@ func (c *Config) validate() error {
 	}
 	if err := c.Notion.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.BatchMin < 0 || c.BatchMin == 1 {
+		errs = append(errs, fmt.Errorf("SEND_BATCH_MIN must be 0 (off) or at least 2, got %d", c.BatchMin))
 	}
 	if c.Workers <= 0 {
 		errs = append(errs, fmt.Errorf("SEND_CONCURRENCY must be > 0, got %d", c.Workers))

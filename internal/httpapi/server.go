@@ -99,6 +99,9 @@ func New(log *slog.Logger, info Info, adminToken string, now func() time.Time) *
 	return s
 }
 
+// SetPrefectMode sets what /health reports about Prefect.
+func (s *Server) SetPrefectMode(mode string) { s.info.Prefect = mode }
+
 // SetBackend makes the server ready.
 func (s *Server) SetBackend(b *Backend) { s.backend.Store(b) }
 
