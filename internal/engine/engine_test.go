@@ -56,8 +56,11 @@ func newHarness(t *testing.T, o options) *harness {
 		db.Close()
 	})
 	anchor := time.Now()
-	now := func() time.Time { return epoch.Add(time.Duration(float64(time.Since(anchor)) * speed)) }
-	h := &harness{db: db, now: now}
+	h := &harness{db: db}
+	now := func() time.Time {
+		return epoch.Add(time.Duration(h.offset.Load()) + time.Duration(float64(time.Since(anchor))*speed))
+	}
+	h.now = now
 	var sender engine.Sender
 	if !o.outbox {
 		h.rs = resendtest.NewServer(t)
