@@ -37,8 +37,9 @@ bench: ## Go benchmarks of the hot paths.
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: fuzz
-fuzz: ## Run each webhook decoder fuzz target for FUZZTIME (default 10s).
-	@for f in $$($(GO) test -list '^Fuzz' ./internal/webhook | grep '^Fuzz'); do \
-		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-10s} ./internal/webhook || exit 1; done
+fuzz: ## Run every fuzz target (webhook decoders and handlers) for FUZZTIME (default 10s) each.
+	@for pkg in ./internal/webhook ./internal/httpapi; do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-10s} $$pkg || exit 1; done; done
 
 -include mk/*.mk
