@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"perfect/store"
@@ -45,6 +47,9 @@ func (e *Engine) dispatchBatch(ctx context.Context, c store.Claim) {
 		}
 		return
 	}
+	// Members go in step order, however they were claimed, so that a
+	// re-sent batch has the same body under its key as the first try.
+	slices.SortFunc(ready, func(a, b item) int { return strings.Compare(a.step.ID, b.step.ID) })
 	msgs := make([]Message, len(ready))
 	for i, it := range ready {
 		msgs[i] = message(it.step)
