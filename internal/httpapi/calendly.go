@@ -27,17 +27,13 @@ func (s *Server) handleCalendly(w http.ResponseWriter, r *http.Request, b *Backe
 	}
 	switch ev.Event {
 	case webhook.CalendlyNoShowCreated:
-		res, ok := s.start(w, r, b, engine.StartRequest{
+		s.accept(w, r, b, engine.StartRequest{
 			Flow: flows.NoShowRecovery, Email: ns.Email, Params: ns.Params(),
 			DedupeKey: dedupe(flows.NoShowRecovery, ns.Email), Source: r.URL.Path,
-		})
-		if !ok {
-			return
-		}
-		writeJSON(w, http.StatusOK, merge(map[string]any{
+		}, map[string]any{
 			"status": "accepted", "message": "No-show recovery sequence will begin shortly",
 			"email": ns.Email, "campaign": flows.CampaignTraditional, "event": ev.Event,
-		}, res))
+		})
 	case webhook.CalendlyNoShowDeleted:
 		n := 0
 		if b.Lifecycle != nil {
@@ -56,17 +52,13 @@ func (s *Server) handleCalendly(w http.ResponseWriter, r *http.Request, b *Backe
 		if ns.RescheduleURL != nil {
 			params["reschedule_url"] = *ns.RescheduleURL
 		}
-		res, ok := s.start(w, r, b, engine.StartRequest{
+		s.accept(w, r, b, engine.StartRequest{
 			Flow: flows.PreCallPrep, Email: ns.Email, Params: params, Meeting: start,
 			DedupeKey: dedupe(flows.PreCallPrep, ns.Email, ev.InviteeURI), Source: r.URL.Path,
-		})
-		if !ok {
-			return
-		}
-		writeJSON(w, http.StatusOK, merge(map[string]any{
+		}, map[string]any{
 			"status": "accepted", "message": "Booking received and pre-call sequence will begin shortly",
 			"email": ns.Email, "meeting_time": ns.ScheduledTime, "event": ev.Event,
-		}, res))
+		})
 	case "invitee.canceled":
 		// A reschedule arrives as a cancel (rescheduled: true) followed by
 		// a new invitee.created; both ways the old reminders go.

@@ -54,6 +54,16 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, b *Backend, req e
 	return res, true
 }
 
+// accept starts a flow and answers 200 with the legacy fields plus the
+// run's; on a store failure start has answered already.
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, b *Backend, req engine.StartRequest, answer map[string]any) {
+	res, ok := s.start(w, r, b, req)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, merge(answer, res))
+}
+
 func merge(base map[string]any, st engine.Result) map[string]any {
 	base["run_id"] = st.RunID
 	base["duplicate"] = st.Duplicate
@@ -75,16 +85,12 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, b *Backend
 		decodeError(w, err)
 		return
 	}
-	res, ok := s.start(w, r, b, engine.StartRequest{
+	s.accept(w, r, b, engine.StartRequest{
 		Flow: flows.BusinessXSignup, Email: req.Email, Params: req.Params(), Source: r.URL.Path,
-	})
-	if !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, merge(map[string]any{
+	}, map[string]any{
 		"status": "accepted", "message": "Signup received and being processed",
 		"email": req.Email, "timestamp": s.timestamp(),
-	}, res))
+	})
 }
 
 func (s *Server) handleAssessment(w http.ResponseWriter, r *http.Request, b *Backend, body []byte) {
@@ -118,17 +124,13 @@ func (s *Server) handleChristmasSignup(w http.ResponseWriter, r *http.Request, b
 	}
 	params := req.Params()
 	segment, _ := params["segment"].(string)
-	res, ok := s.start(w, r, b, engine.StartRequest{
+	s.accept(w, r, b, engine.StartRequest{
 		Flow: flows.ChristmasSignup, Email: req.Email, Params: params, Segment: segment,
 		DedupeKey: dedupe(flows.ChristmasSignup, req.Email, flows.CampaignChristmas), Source: r.URL.Path,
-	})
-	if !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, merge(map[string]any{
+	}, map[string]any{
 		"status": "accepted", "message": "Christmas signup received and email sequence will begin shortly",
 		"email": req.Email, "campaign": flows.CampaignChristmas, "timestamp": s.timestamp(),
-	}, res))
+	})
 }
 
 func (s *Server) handleCalcom(w http.ResponseWriter, r *http.Request, b *Backend, body []byte) {
@@ -154,17 +156,13 @@ func (s *Server) handleCalcom(w http.ResponseWriter, r *http.Request, b *Backend
 	if key == "" {
 		key = req.StartTime.UTC().Format("2006-01-02T15:04:05Z")
 	}
-	res, ok := s.start(w, r, b, engine.StartRequest{
+	s.accept(w, r, b, engine.StartRequest{
 		Flow: flows.PreCallPrep, Email: req.Email, Params: req.Params(), Meeting: req.StartTime,
 		DedupeKey: dedupe(flows.PreCallPrep, req.Email, key), Source: r.URL.Path,
-	})
-	if !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, merge(map[string]any{
+	}, map[string]any{
 		"status": "accepted", "message": "Booking received and pre-call sequence will begin shortly",
 		"email": req.Email, "meeting_time": req.StartTimeRaw, "timestamp": s.timestamp(),
-	}, res))
+	})
 }
 
 func (s *Server) handleNoShow(w http.ResponseWriter, r *http.Request, b *Backend, body []byte) {
@@ -177,17 +175,13 @@ func (s *Server) handleNoShow(w http.ResponseWriter, r *http.Request, b *Backend
 		decodeError(w, err)
 		return
 	}
-	res, ok := s.start(w, r, b, engine.StartRequest{
+	s.accept(w, r, b, engine.StartRequest{
 		Flow: flows.NoShowRecovery, Email: req.Email, Params: req.Params(),
 		DedupeKey: dedupe(flows.NoShowRecovery, req.Email), Source: r.URL.Path,
-	})
-	if !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, merge(map[string]any{
+	}, map[string]any{
 		"status": "accepted", "message": "No-show recovery sequence will begin shortly",
 		"email": req.Email, "campaign": flows.CampaignTraditional,
-	}, res))
+	})
 }
 
 func (s *Server) handlePostCall(w http.ResponseWriter, r *http.Request, b *Backend, body []byte) {
@@ -196,17 +190,13 @@ func (s *Server) handlePostCall(w http.ResponseWriter, r *http.Request, b *Backe
 		decodeError(w, err)
 		return
 	}
-	res, ok := s.start(w, r, b, engine.StartRequest{
+	s.accept(w, r, b, engine.StartRequest{
 		Flow: flows.PostCallMaybe, Email: req.Email, Params: req.Params(),
 		DedupeKey: dedupe(flows.PostCallMaybe, req.Email), Source: r.URL.Path,
-	})
-	if !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, merge(map[string]any{
+	}, map[string]any{
 		"status": "accepted", "message": "Post-call follow-up sequence will begin shortly",
 		"email": req.Email, "call_outcome": req.CallOutcome, "campaign": flows.CampaignTraditional,
-	}, res))
+	})
 }
 
 func (s *Server) handleOnboarding(w http.ResponseWriter, r *http.Request, b *Backend, body []byte) {
@@ -223,18 +213,14 @@ func (s *Server) handleOnboarding(w http.ResponseWriter, r *http.Request, b *Bac
 		}}})
 		return
 	}
-	res, ok := s.start(w, r, b, engine.StartRequest{
+	s.accept(w, r, b, engine.StartRequest{
 		Flow: flows.Onboarding, Email: req.Email, Params: req.Params(),
 		DedupeKey: dedupe(flows.Onboarding, req.Email), Source: r.URL.Path,
-	})
-	if !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, merge(map[string]any{
+	}, map[string]any{
 		"status": "accepted", "message": "Onboarding welcome sequence will begin shortly",
 		"email": req.Email, "payment_amount": pythonFloat(req.PaymentAmount),
 		"campaign": flows.CampaignTraditional,
-	}, res))
+	})
 }
 
 // pythonFloat writes a float the way the legacy server did: 2997 as 2997.0.
