@@ -38,7 +38,17 @@ func yesNo(ok bool) string {
 	return "**no**"
 }
 
-// times formats how many times better a is than b.
+// compare says how perfect's figure relates to the baseline's: ratio is
+// baseline/perfect for figures where lower is better (latency, memory,
+// time), and reads "N× lower" or "N× higher".
+func compare(ratio float64, better, worse string) string {
+	if ratio >= 1 {
+		return times(ratio) + " " + better
+	}
+	return times(1/ratio) + " " + worse
+}
+
+// times formats a ratio.
 func times(x float64) string {
 	switch {
 	case x >= 100:
@@ -79,18 +89,19 @@ func (rep *Report) rows() []row {
 		ratio := p.Max.RPS / b.Max.RPS
 		rows = append(rows,
 			row{fmt.Sprintf("Durable intake, max throughput (%d connections)", p.Max.Conns), "≥ 10× baseline",
-				fmt.Sprintf("%.0f req/s", p.Max.RPS), fmt.Sprintf("%.0f req/s", b.Max.RPS), times(ratio), yesNo(ratio >= 10)},
+				fmt.Sprintf("%.0f req/s", p.Max.RPS), fmt.Sprintf("%.0f req/s", b.Max.RPS),
+				compare(ratio, "higher", "lower"), yesNo(ratio >= 10)},
 			row{"Intake at max: p50 / p99 latency", "–",
 				msf(p.Max.P50) + " / " + msf(p.Max.P99), msf(b.Max.P50) + " / " + msf(b.Max.P99),
-				times(float64(b.Max.P99)/float64(p.Max.P99)) + " lower p99", ""},
+				compare(float64(b.Max.P99)/float64(p.Max.P99), "lower p99", "higher p99"), ""},
 			row{"Intake at max: server CPU time per request", "–", msf(p.Max.CPUPerRequest()),
-				msf(b.Max.CPUPerRequest()), times(float64(b.Max.CPUPerRequest())/float64(p.Max.CPUPerRequest())) + " less", ""},
+				msf(b.Max.CPUPerRequest()), compare(float64(b.Max.CPUPerRequest())/float64(p.Max.CPUPerRequest()), "less", "more"), ""},
 			row{fmt.Sprintf("Intake at %.0f req/s: achieved", p.Fixed.Rate), fmt.Sprintf("%.0f req/s", p.Fixed.Rate),
 				fmt.Sprintf("%.0f req/s", p.Fixed.RPS), fmt.Sprintf("%.0f req/s", b.Fixed.RPS), "", ""},
 			row{fmt.Sprintf("Intake at %.0f req/s: p50 latency", p.Fixed.Rate), "–", msf(p.Fixed.P50), msf(b.Fixed.P50),
-				times(float64(b.Fixed.P50)/float64(p.Fixed.P50)) + " lower", ""},
+				compare(float64(b.Fixed.P50)/float64(p.Fixed.P50), "lower", "higher"), ""},
 			row{fmt.Sprintf("Intake at %.0f req/s: p99 latency", p.Fixed.Rate), "< 10 ms", msf(p.Fixed.P99), msf(b.Fixed.P99),
-				times(float64(b.Fixed.P99)/float64(p.Fixed.P99)) + " lower", yesNo(p.Fixed.P99 < 10*time.Millisecond)},
+				compare(float64(b.Fixed.P99)/float64(p.Fixed.P99), "lower", "higher"), yesNo(p.Fixed.P99 < 10*time.Millisecond)},
 		)
 	}
 	if l := rep.Lateness; l != nil {
@@ -127,9 +138,9 @@ func (rep *Report) rows() []row {
 		rows = append(rows,
 			row{"Idle resident memory", "< 25 MB", mbs(pi.Memory.RSS),
 				fmt.Sprintf("%s (%d processes)", mbs(bi.Memory.RSS), bi.Memory.Processes),
-				times(float64(bi.Memory.RSS)/float64(pi.Memory.RSS)) + " less", yesNo(pi.Memory.RSS < 25<<20)},
+				compare(float64(bi.Memory.RSS)/float64(pi.Memory.RSS), "less", "more"), yesNo(pi.Memory.RSS < 25<<20)},
 			row{"Start to healthy, empty data", "–", msf(pi.Healthy), msf(bi.Healthy),
-				times(float64(bi.Healthy)/float64(pi.Healthy)) + " faster", ""},
+				compare(float64(bi.Healthy)/float64(pi.Healthy), "faster", "slower"), ""},
 		)
 	}
 	if d := rep.Drain; d != nil {
@@ -142,7 +153,7 @@ func (rep *Report) rows() []row {
 		rows = append(rows,
 			row{fmt.Sprintf("Drain %d due emails, Resend at 2 requests/s", d.Emails), "< 15 s", val,
 				fmt.Sprintf("≥ %s (computed: one request per email)", msf(bound)),
-				times(float64(bound)/float64(d.Time)) + " faster", yesNo(!d.TimedOut && d.Time < 15*time.Second)})
+				compare(float64(bound)/float64(d.Time), "faster", "slower"), yesNo(!d.TimedOut && d.Time < 15*time.Second)})
 	}
 	return rows
 }
