@@ -88,9 +88,12 @@ func run() error {
 		}
 		rep.Load[part] = loadAvg()
 		r.log.Info("part", "name", part, "load", rep.Load[part])
+		meter := newCPUMeter()
 		if err := r.runPart(ctx, part, rep); err != nil {
 			return fmt.Errorf("%s: %w", part, err)
 		}
+		rep.Others[part] = meter.others()
+		r.log.Info("part done", "name", part, "other_processes_cores", fmt.Sprintf("%.2f", rep.Others[part]))
 	}
 	rep.Load["end"] = loadAvg()
 	rep.Took = time.Since(rep.Started)
@@ -143,6 +146,7 @@ func (r *runner) runPart(ctx context.Context, part string, rep *Report) error {
 func newReport(r *runner) *Report {
 	rep := &Report{
 		Started: time.Now(), Cores: runtime.NumCPU(), Memory: memTotal(), Load: map[string]string{},
+		Others:  map[string]float64{},
 		Commit:  command("git", "describe", "--always", "--dirty", "--abbrev=12"),
 		Version: command(r.perfect, "version"),
 		Versions: map[string]string{

@@ -191,22 +191,28 @@ func descendants(pid int) []int {
 // its descendants (fields 14 and 15 of /proc/<pid>/stat, at 100 ticks per
 // second).
 func (p *proc) cpuTime() time.Duration {
-	var ticks int64
+	var total time.Duration
 	for _, pid := range append([]int{p.pid()}, descendants(p.pid())...) {
-		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		// fields[0] is the state (field 3); utime and stime are fields 14, 15.
-		if len(fields) > 12 {
-			u, _ := strconv.ParseInt(fields[11], 10, 64)
-			st, _ := strconv.ParseInt(fields[12], 10, 64)
-			ticks += u + st
-		}
+		total += p.cpuTimeOf(pid)
 	}
-	return time.Duration(ticks) * 10 * time.Millisecond
+	return total
+}
+
+// cpuTimeOf reads utime+stime of one process.
+func (*proc) cpuTimeOf(pid int) time.Duration {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	// fields[0] is the state (field 3); utime and stime are fields 14, 15.
+	if len(fields) <= 12 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(fields[11], 10, 64)
+	st, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
 }
 
 // freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
@@ -237,4 +243,61 @@ func loadAvg() string {
 	}
 	f := strings.Fields(string(b))
 	return strings.Join(f[:3], " ")
+}
+
+// machineBusy is the CPU time all cores spent outside idle and iowait so
+// far, from the first line of /proc/stat (USER_HZ is 100).
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	var busy int64
+	for i, f := range fields[1:] {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		// user nice system idle iowait irq softirq steal guest guest_nice;
+		// guest time is already counted in user.
+		if i != 3 && i != 4 && i < 8 {
+			busy += n
+		}
+	}
+	return time.Duration(busy) * 10 * time.Millisecond
+}
+
+// ownCPU is the CPU time of this process, of its children that ended,
+// and of its live descendants.
+func ownCPU() time.Duration {
+	var self, kids syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	total := tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
+	for _, pid := range descendants(os.Getpid()) {
+		total += (*proc)(nil).cpuTimeOf(pid)
+	}
+	return total
+}
+
+// cpuMeter measures how busy the other processes of the machine were
+// during a part of the run, in cores on average.
+type cpuMeter struct {
+	start      time.Time
+	busy, ours time.Duration
+}
+
+func newCPUMeter() cpuMeter {
+	return cpuMeter{start: time.Now(), busy: machineBusy(), ours: ownCPU()}
+}
+
+// others returns the average number of cores that processes other than
+// this run's used since the meter started.
+func (m cpuMeter) others() float64 {
+	wall := time.Since(m.start)
+	if wall <= 0 {
+		return 0
+	}
+	d := (machineBusy() - m.busy) - (ownCPU() - m.ours)
+	return max(0, d.Seconds()/wall.Seconds())
 }

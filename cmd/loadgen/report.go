@@ -9,15 +9,18 @@ import (
 
 // Report is everything one run measured, with what it ran on.
 type Report struct {
-	Commit   string            `json:"commit"`
-	Version  string            `json:"perfect_version"`
-	Started  time.Time         `json:"started"`
-	Took     time.Duration     `json:"took_ns"`
-	Cores    int               `json:"cores"`
-	Memory   string            `json:"memory"`
-	Load     map[string]string `json:"load_average"`
-	Versions map[string]string `json:"versions"`
-	Settings map[string]string `json:"settings"`
+	Commit  string            `json:"commit"`
+	Version string            `json:"perfect_version"`
+	Started time.Time         `json:"started"`
+	Took    time.Duration     `json:"took_ns"`
+	Cores   int               `json:"cores"`
+	Memory  string            `json:"memory"`
+	Load    map[string]string `json:"load_average"`
+	// Others is the CPU that processes other than this run's used during
+	// each part, in cores on average.
+	Others   map[string]float64 `json:"other_processes_cores"`
+	Versions map[string]string  `json:"versions"`
+	Settings map[string]string  `json:"settings"`
 
 	Idle     []IdleResult    `json:"idle,omitempty"`
 	Intake   []IntakeResult  `json:"intake,omitempty"`
@@ -212,6 +215,8 @@ func (rep *Report) writeMarkdown(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "Load average (1/5/15 min) before each part: %s\n\n", formatLoads(rep.Load))
+	fmt.Fprintf(w, "CPU used by processes outside this run during each part (cores, on average, of %d): %s\n\n",
+		rep.Cores, formatOthers(rep.Others))
 	fmt.Fprintf(w, "Versions: %s\n\nSettings: %s\n", formatMap(rep.Versions), formatMap(rep.Settings))
 }
 
@@ -220,6 +225,16 @@ func formatLoads(m map[string]string) string {
 	for _, k := range []string{"idle", "intake", "lateness", "big", "drain", "end"} {
 		if v, ok := m[k]; ok {
 			parts = append(parts, k+" "+v)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func formatOthers(m map[string]float64) string {
+	var parts []string
+	for _, k := range []string{"idle", "intake", "lateness", "big", "drain"} {
+		if v, ok := m[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.2f", k, v))
 		}
 	}
 	return strings.Join(parts, "; ")
