@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"perfect/internal/httpapi"
 	"perfect/store"
 )
 
@@ -110,5 +111,37 @@ func TestLifecycle_BookingCancelsNurtureAndOnboardingCancelsPostCall(t *testing.
 			"attendees": []any{map[string]any{"email": signup["email"], "name": "J"}}}})
 	if got := byFlow(); got["christmas-precall-prep"][store.StatusCancelled] != 3 {
 		t.Fatalf("after booking cancelled: %v", got)
+	}
+}
+
+func TestAdminAPI_LoopbackTrustAndCrossSite(t *testing.T) {
+	f := newServer(t, false, "")
+	_, got := f.do(t, http.MethodPost, "/webhook/calendly-noshow", fixture(t, "legacy/calendly_noshow_payload.json", "valid_payload"))
+	id := got["run_id"].(string) + "-e1"
+	if code, _ := f.do(t, http.MethodGet, "/admin/api/steps", nil, "X-Forwarded-For", "203.0.113.9"); code != http.StatusUnauthorized {
+		t.Fatalf("proxied request without a token: %d, want 401", code)
+	}
+	if code, _ := f.do(t, http.MethodPost, "/admin/api/steps/"+id+"/cancel", nil, "Origin", "https://evil.example"); code != http.StatusForbidden {
+		t.Fatalf("cross-site cancel: %d, want 403", code)
+	}
+	if code, _ := f.do(t, http.MethodPost, "/admin/api/steps/"+id+"/cancel", nil, "Sec-Fetch-Site", "cross-site"); code != http.StatusForbidden {
+		t.Fatalf("cross-site cancel (fetch metadata): %d, want 403", code)
+	}
+	if s, _ := f.db.GetStep(id); s.Status != "planned" {
+		t.Fatalf("refused requests changed the step: %s", s.Status)
+	}
+	if code, _ := f.do(t, http.MethodPost, "/admin/api/steps/"+id+"/cancel", nil); code != http.StatusOK {
+		t.Fatalf("local cancel: %d", code)
+	}
+}
+
+func TestResendEvents_RefusedWithoutSecret(t *testing.T) {
+	f := newServerWith(t, false, "", func(s *httpapi.Server) { s.ResendWebhookSecret = "" })
+	body := `{"type":"email.bounced","data":{"to":["victim@example.com"]}}`
+	if code, _ := f.do(t, http.MethodPost, "/webhook/resend", body); code != http.StatusUnauthorized {
+		t.Fatalf("unsigned event with no secret configured: %d, want 401", code)
+	}
+	if f.db.IsSuppressed("victim@example.com") {
+		t.Fatal("address suppressed by an unauthenticated event")
 	}
 }

@@ -59,7 +59,9 @@ func senderOf(path string) sender {
 }
 
 // authenticate checks the request's signature or token against the raw
-// body, in constant time. It returns nil when the check is off.
+// body, in constant time. It returns nil when the check is off. A Calendly
+// signature counts as used only once the delivery was answered 2xx
+// (markUsed), so a delivery answered 503 can be retried as it is.
 func (s *Server) authenticate(path string, r *http.Request, body []byte) error {
 	sec := s.Secrets
 	now := s.now()
@@ -138,34 +140,50 @@ func (s *Server) checkCalendly(header string, body []byte, now time.Time) error 
 	if err := checkHexHMAC(s.Secrets.CalendlyKey, append([]byte(ts+"."), body...), sig); err != nil {
 		return err
 	}
-	if !s.replays.first(sig, now) {
+	if s.replays.seen(sig, now) {
 		return errors.New("replayed delivery")
 	}
 	return nil
 }
 
+// markUsed records the Calendly signature of a delivery that was accepted.
+func (s *Server) markUsed(r *http.Request, now time.Time) {
+	h := r.Header.Get("Calendly-Webhook-Signature")
+	if h == "" || s.Secrets.CalendlyKey == "" {
+		return
+	}
+	for _, part := range strings.Split(h, ",") {
+		if k, v, _ := strings.Cut(strings.TrimSpace(part), "="); k == "v1" && v != "" {
+			s.replays.mark(v, now)
+		}
+	}
+}
+
 // replayCache remembers signatures for the tolerance window.
 type replayCache struct {
 	mu   sync.Mutex
-	seen map[string]time.Time
+	used map[string]time.Time
 }
 
-func (c *replayCache) first(sig string, now time.Time) bool {
+func (c *replayCache) seen(sig string, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.seen == nil {
-		c.seen = map[string]time.Time{}
+	_, ok := c.used[sig]
+	return ok
+}
+
+func (c *replayCache) mark(sig string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.used == nil {
+		c.used = map[string]time.Time{}
 	}
-	for k, at := range c.seen {
+	for k, at := range c.used {
 		if now.Sub(at) > 2*calendlyTolerance {
-			delete(c.seen, k)
+			delete(c.used, k)
 		}
 	}
-	if _, ok := c.seen[sig]; ok {
-		return false
-	}
-	c.seen[sig] = now
-	return true
+	c.used[sig] = now
 }
 
 // isJSON accepts application/json, any +json type, and a missing type

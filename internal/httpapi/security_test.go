@@ -186,3 +186,14 @@ func TestSecurity_Hygiene(t *testing.T) {
 		}
 	}
 }
+
+func TestSecurity_CalendlySignatureUsedOnlyOnSuccess(t *testing.T) {
+	f := secured(t)
+	bad := `{"email":"not-an-address","first_name":"C","business_name":"B","calendly_event_uri":"u","scheduled_time":"t"}`
+	h := calendlyHeader(calendlyKey, bad, t0)
+	for i := range 2 {
+		if code, _ := f.do(t, http.MethodPost, "/webhook/calendly-noshow", bad, "Calendly-Webhook-Signature", h); code != 422 {
+			t.Fatalf("attempt %d: %d, want 422 both times (a refused delivery does not use up its signature)", i+1, code)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,7 +170,11 @@ func (s *Server) webhook(mux *http.ServeMux, path string, h func(w http.Response
 			writeDetail(w, http.StatusUnauthorized, "invalid signature or token")
 			return
 		}
-		h(w, r, b, body)
+		rec := &codeRecorder{ResponseWriter: w, code: http.StatusOK}
+		h(rec, r, b, body)
+		if rec.code < 300 {
+			s.markUsed(r, s.now())
+		}
 	})
 }
 
@@ -223,6 +228,17 @@ func (d *detailWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (d *detailWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
 
+// codeRecorder remembers the status a handler answered.
+type codeRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (c *codeRecorder) WriteHeader(code int) {
+	c.code = code
+	c.ResponseWriter.WriteHeader(code)
+}
+
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -247,6 +263,10 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 			writeDetail(w, http.StatusUnauthorized, "admin token required")
 			return
 		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && crossSite(r) {
+			writeDetail(w, http.StatusForbidden, "cross-site request refused")
+			return
+		}
 		next.ServeHTTP(w, r)
 	}))
 }
@@ -261,7 +281,10 @@ func (s *Server) allow(r *http.Request) (bool, time.Duration) {
 
 func (s *Server) adminAllowed(r *http.Request) bool {
 	if s.adminToken == "" {
-		return isLoopback(r.RemoteAddr)
+		// A request forwarded by a proxy on this host arrives from loopback
+		// too: it is not trusted without a token.
+		forwarded := r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != ""
+		return isLoopback(r.RemoteAddr) && !forwarded
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
@@ -272,6 +295,20 @@ func (s *Server) adminAllowed(r *http.Request) bool {
 
 // AdminAllowed exposes the admin check to other packages' routes.
 func (s *Server) AdminAllowed(r *http.Request) bool { return s.adminAllowed(r) }
+
+// crossSite reports a browser request sent by another site: a change to
+// the queue must come from a script, the CLI or the admin page itself.
+func crossSite(r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err != nil || u.Host != r.Host
+}
 
 func isLoopback(remote string) bool {
 	host, _, err := net.SplitHostPort(remote)

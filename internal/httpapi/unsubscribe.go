@@ -39,7 +39,8 @@ func writePage(w http.ResponseWriter, status int, p page) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
 	_ = pageTmpl.Execute(w, p)
@@ -79,7 +80,7 @@ func (s *Server) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writePage(w, http.StatusOK, page{Title: "Unsubscribe",
-		Text: "You will no longer receive marketing emails from us at this address.", Token: token, Email: email})
+		Text: "Press the button to stop receiving marketing emails from us at this address.", Token: token, Email: email})
 }
 
 // unsubscribe handles the confirmation form and RFC 8058 one-click POSTs
@@ -99,11 +100,16 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	source := "unsubscribe link"
-	if r.PostForm.Get("List-Unsubscribe") == "One-Click" {
+	if r.PostForm.Get("List-Unsubscribe") == "One-Click" || r.URL.Query().Get("List-Unsubscribe") == "One-Click" {
 		source = "one-click"
 	}
-	if _, err := s.suppress(r.Context(), b, store.Suppression{Email: email, Reason: "unsubscribed",
-		Source: source, By: "contact", At: b.Engine.Now()}); err != nil {
+	n, err := s.suppress(r.Context(), b, store.Suppression{Email: email, Reason: "unsubscribed",
+		Source: source, By: "contact", At: b.Engine.Now()})
+	if err == nil {
+		s.log.InfoContext(r.Context(), "address unsubscribed", "email", engine.MaskEmail(email),
+			"source", source, "cancelled", n)
+	}
+	if err != nil {
 		writePage(w, http.StatusServiceUnavailable, page{Title: "Please try again",
 			Text: "We could not record your request just now. Please try again in a minute."})
 		return
@@ -134,12 +140,16 @@ type resendEvent struct {
 // handleResendEvent adds hard bounces and complaints to the suppression
 // list. The body is checked against the Svix-style signature first.
 func (s *Server) handleResendEvent(w http.ResponseWriter, r *http.Request, b *Backend, body []byte) {
-	if s.ResendWebhookSecret != "" {
-		if err := verifySvix(s.ResendWebhookSecret, r.Header, body, b.Engine.Now()); err != nil {
-			s.log.WarnContext(r.Context(), "resend webhook refused", "remote", r.RemoteAddr, "reason", err.Error())
-			writeDetail(w, http.StatusUnauthorized, "invalid signature")
-			return
-		}
+	// Unsigned events could suppress any address, so without a secret the
+	// endpoint refuses everything.
+	if s.ResendWebhookSecret == "" {
+		writeDetail(w, http.StatusUnauthorized, "RESEND_WEBHOOK_SECRET is not set: events are refused")
+		return
+	}
+	if err := verifySvix(s.ResendWebhookSecret, r.Header, body, b.Engine.Now()); err != nil {
+		s.log.WarnContext(r.Context(), "resend webhook refused", "remote", s.clientAddr(r), "reason", err.Error())
+		writeDetail(w, http.StatusUnauthorized, "invalid signature")
+		return
 	}
 	var ev resendEvent
 	if err := json.Unmarshal(body, &ev); err != nil {

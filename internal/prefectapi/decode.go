@@ -11,6 +11,16 @@ import (
 	"perfect/internal/webhook"
 )
 
+// inputOf is the "input" of an error about a whole body: the decoded
+// value when the body is JSON, else the text, so the answer always encodes.
+func inputOf(body []byte) any {
+	var v any
+	if json.Unmarshal(body, &v) == nil {
+		return v
+	}
+	return string(body)
+}
+
 // decodeStrict decodes a JSON object into v, refusing fields v does not
 // declare, as Prefect's action models do. loc prefixes the location of
 // every problem (after "body").
@@ -18,7 +28,7 @@ func decodeStrict(body []byte, v any, loc ...any) []webhook.FieldError {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return []webhook.FieldError{fieldError("model_attributes_type",
-			"Input should be a valid dictionary or object to extract fields from", json.RawMessage(body), loc...)}
+			"Input should be a valid dictionary or object to extract fields from", inputOf(body), loc...)}
 	}
 	known := jsonFields(v)
 	var errs []webhook.FieldError
