@@ -103,6 +103,9 @@ func (a *app) logModes() {
 	} else {
 		a.notion.logMode(a.log)
 	}
+	if a.cfg.TestingUnclear() {
+		a.log.Warn("TESTING_MODE is neither true nor false: production timings are used", "value", a.cfg.TestingRaw)
+	}
 	if a.cfg.Testing() {
 		a.log.Warn("TESTING_MODE=true: sequences use minute-scale delays")
 	}

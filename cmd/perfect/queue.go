@@ -39,7 +39,7 @@ type QueueLsCmd struct {
 	Flow   string `help:"Only this flow (e.g. christmas-signup-handler)."`
 	RunID  string `name:"run" help:"Only this run id."`
 	After  string `help:"Page after this step id."`
-	Limit  int    `default:"100" help:"At most this many rows."`
+	Limit  int    `default:"100" help:"At most this many rows (1-1000)."`
 	JSON   bool   `name:"json" help:"Print JSON."`
 	Outbox bool   `help:"List the outbox of tracking writes instead."`
 }
@@ -218,6 +218,9 @@ func (q QueueLsCmd) Run(e *env) error {
 		return printJSON(e.stdout, out.Steps)
 	}
 	printSteps(e.stdout, out.Steps)
+	if len(out.Steps) == q.Limit && q.Limit > 0 {
+		fmt.Fprintf(e.stdout, "more may follow: --after %s (or --limit up to 1000)\n", out.Steps[len(out.Steps)-1].ID)
+	}
 	return nil
 }
 
@@ -318,7 +321,10 @@ func (q QueueShowCmd) Run(e *env) error {
 	fmt.Fprintf(e.stdout, "step      %s\nrun       %s (%s, created %s)\nto        %s\ntemplate  %s (email %d)\n",
 		s.ID, s.RunID, s.Flow, out.Run.CreatedAt.Format(time.RFC3339), s.Email, s.Template, s.EmailNumber)
 	fmt.Fprintf(e.stdout, "due       %s\nstatus    %s (attempts %d)\n", s.DueAt.Format(time.RFC3339), s.Status, s.Attempts)
-	if s.SentAt != nil {
+	switch {
+	case s.SentAt != nil && s.Status == store.StatusOutbox:
+		fmt.Fprintf(e.stdout, "recorded  %s  (outbox mode: not sent)\n", s.SentAt.Format(time.RFC3339))
+	case s.SentAt != nil:
 		fmt.Fprintf(e.stdout, "sent      %s  provider id %s\n", s.SentAt.Format(time.RFC3339), s.ProviderID)
 	}
 	if s.LastError != "" {

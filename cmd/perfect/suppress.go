@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"perfect/internal/engine"
+	"perfect/internal/webhook"
 	"perfect/store"
 )
 
@@ -72,6 +73,9 @@ func (c SuppressLsCmd) Run(e *env) error {
 
 // Run adds.
 func (c SuppressAddCmd) Run(e *env) error {
+	if _, err := webhook.NormalizeEmail(c.Email); err != nil {
+		return exitError{code: 2, msg: fmt.Sprintf("%q is not an email address: %v", c.Email, err)}
+	}
 	qc, err := newQueueClient(e)
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -165,6 +167,13 @@ type Campaign struct {
 	ResultsLink    string `env:"CAMPAIGN_RESULTS_LINK"`
 	SpotsRemaining string `env:"CAMPAIGN_SPOTS_REMAINING"`
 	BookingsCount  string `env:"CAMPAIGN_BOOKINGS_COUNT"`
+}
+
+// TestingUnclear reports a TESTING_MODE value that is neither true nor
+// false, which the legacy rule reads as false: worth a warning.
+func (c *Config) TestingUnclear() bool {
+	v := strings.ToLower(strings.TrimSpace(c.TestingRaw))
+	return v != "true" && v != "false" && v != ""
 }
 
 // Testing reports TESTING_MODE the legacy way: only "true", any case.
@@ -379,6 +388,24 @@ func (c *Config) validate() error {
 		}
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("%s must be an http(s) URL, got %q", name, v))
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", c.LogLevel))
+	}
+	if c.MaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("SEND_MAX_ATTEMPTS must be at least 1, got %d", c.MaxAttempts))
+	}
+	if c.UnsubscribeTTL <= 0 {
+		errs = append(errs, fmt.Errorf("UNSUBSCRIBE_TOKEN_TTL must be > 0, got %s", c.UnsubscribeTTL))
+	}
+	if _, err := mail.ParseAddress(c.EmailFrom); err != nil {
+		errs = append(errs, fmt.Errorf("EMAIL_FROM must be an address such as \"Name <sender@example.com>\", got %q", c.EmailFrom))
+	}
+	if c.EmailReplyTo != "" {
+		if _, err := mail.ParseAddress(c.EmailReplyTo); err != nil {
+			errs = append(errs, fmt.Errorf("EMAIL_REPLY_TO must be an address, got %q", c.EmailReplyTo))
 		}
 	}
 	switch strings.ToLower(c.LogFormat) {

@@ -68,6 +68,11 @@ func TestLoad_BadValuesNameTheVariable(t *testing.T) {
 		{"MAX_LATENESS=christmas-onboarding-handler=1h", "MAX_LATENESS"},
 		{"MAX_LATENESS=nope=1h", "MAX_LATENESS"},
 		{"MAX_BODY_BYTES=10", "MAX_BODY_BYTES"},
+		{"LOG_LEVEL=loud", "LOG_LEVEL"},
+		{"SEND_MAX_ATTEMPTS=0", "SEND_MAX_ATTEMPTS"},
+		{"UNSUBSCRIBE_TOKEN_TTL=-5h", "UNSUBSCRIBE_TOKEN_TTL"},
+		{"EMAIL_FROM=notanemail", "EMAIL_FROM"},
+		{"EMAIL_REPLY_TO=nope", "EMAIL_REPLY_TO"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {

@@ -39,9 +39,15 @@ func (e *Engine) Reschedule(id, by string, at, now time.Time) (store.Step, error
 		if s.Status == store.StatusFailed {
 			s.Attempts, s.Rendered = 0, nil
 		}
-		s.Status, s.DueAt, s.UpdatedAt = store.StatusPlanned, at.UTC(), now
+		// A time in the past means "now": a person asking for it does not
+		// want the step expired for lateness.
+		at = at.UTC()
+		if at.Before(now) {
+			at = now
+		}
+		s.Status, s.DueAt, s.UpdatedAt = store.StatusPlanned, at, now
 		s.History = append(s.History, store.Event{At: now, Action: "rescheduled", By: by,
-			Reason: "to " + at.UTC().Format(time.RFC3339)})
+			Reason: "to " + at.Format(time.RFC3339)})
 		return nil
 	})
 	if err == nil {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"perfect/internal/webhook"
 	"perfect/store"
 )
 
@@ -90,6 +91,10 @@ func (s *Server) addSuppression(w http.ResponseWriter, r *http.Request, b *Backe
 	a, err := readAction(r)
 	if err != nil || a.Email == "" {
 		writeDetail(w, http.StatusBadRequest, "body must be JSON with an email")
+		return
+	}
+	if a.Email, err = webhook.NormalizeEmail(a.Email); err != nil {
+		writeDetail(w, http.StatusBadRequest, "not an email address: "+err.Error())
 		return
 	}
 	reason := a.Reason

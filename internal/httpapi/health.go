@@ -46,6 +46,15 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		"suppressed":     st.Suppressed,
 		"clock":          now.Format(time.RFC3339),
 	}
+	// A webhook that could not be stored (full disk, size cap) shows here
+	// until one is stored again; the service stays up so senders get 503s
+	// and retry.
+	if f := s.lastWriteErr.Load(); f != nil {
+		eng["writable"] = false
+		eng["last_write_error"] = f
+	} else {
+		eng["writable"] = true
+	}
 	if st.NextDue != nil {
 		eng["next_due"] = st.NextDue.Format(time.RFC3339)
 		if st.NextDue.Before(now) {

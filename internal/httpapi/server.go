@@ -74,6 +74,7 @@ type Server struct {
 	limiter      *limiter
 	limiterOnce  sync.Once
 	replays      replayCache
+	lastWriteErr atomic.Pointer[writeFailure]
 	// Metrics, when set, measures every answer and serves /metrics.
 	Metrics interface {
 		Middleware(http.Handler) http.Handler

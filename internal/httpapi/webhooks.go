@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"perfect/flows"
 	"perfect/internal/engine"
@@ -44,10 +45,12 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, b *Backend, req e
 	res, err := t.Start(r.Context(), req)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "start flow", "flow", req.Flow, "err", err)
+		s.lastWriteErr.Store(&writeFailure{At: s.now().UTC(), Err: err.Error()})
 		w.Header().Set("Retry-After", "30")
 		writeDetail(w, errorStatus(err), "could not store the request, try again: "+err.Error())
 		return res, false
 	}
+	s.lastWriteErr.Store(nil)
 	if !res.Duplicate && b.Lifecycle != nil {
 		b.Lifecycle.Started(r.Context(), req, res)
 	}
@@ -64,10 +67,24 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, b *Backend, req 
 	writeJSON(w, http.StatusOK, merge(answer, res))
 }
 
+// writeFailure is the last webhook that could not be stored, for /health.
+type writeFailure struct {
+	At  time.Time `json:"at"`
+	Err string    `json:"error"`
+}
+
 func merge(base map[string]any, st engine.Result) map[string]any {
 	base["run_id"] = st.RunID
 	base["duplicate"] = st.Duplicate
-	base["steps_planned"] = len(st.Steps)
+	planned := 0
+	if !st.Duplicate {
+		for _, s := range st.Steps {
+			if s.Status == store.StatusPlanned {
+				planned++
+			}
+		}
+	}
+	base["steps_planned"] = planned
 	return base
 }
 
@@ -148,7 +165,7 @@ func (s *Server) handleCalcom(w http.ResponseWriter, r *http.Request, b *Backend
 		}
 		s.log.InfoContext(r.Context(), "cal.com event ignored", "event", req.Event)
 		writeJSON(w, http.StatusOK, map[string]any{
-			"status": "ignored", "event": req.Event, "message": "Only BOOKING_CREATED events are processed",
+			"status": "ignored", "event": req.Event, "message": "Only booking created, rescheduled and cancelled events are processed",
 		})
 		return
 	}

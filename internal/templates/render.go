@@ -15,7 +15,23 @@ type Rendered struct {
 }
 
 // subjectBreaks removes line breaks, which would split a mail header.
-var subjectBreaks = strings.NewReplacer("\r", "", "\n", "")
+// subjectBreaks removes CR, LF and every other control character from a
+// subject line (header injection, invisible bytes); a tab becomes a space.
+var subjectBreaks = subjectCleaner{}
+
+type subjectCleaner struct{}
+
+func (subjectCleaner) Replace(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t':
+			return ' '
+		case r < 0x20 || r == 0x7f:
+			return -1
+		}
+		return r
+	}, s)
+}
 
 // Render substitutes {{key}} placeholders in the subject and the body.
 //

@@ -157,3 +157,10 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 }
+
+func TestRender_SubjectDropsControlCharacters(t *testing.T) {
+	got := templates.Render(templates.Template{Subject: "Hi {{name}}", HTML: "x"}, map[string]string{"name": "a\x00b\r\nc\td\x7f"})
+	if got.Subject != "Hi abc d" {
+		t.Fatalf("subject %q", got.Subject)
+	}
+}
