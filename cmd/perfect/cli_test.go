@@ -82,6 +82,12 @@ func TestCLI_QueueAgainstServerAndFile(t *testing.T) {
 		t.Fatalf("check of the backup: %d %s %s", code, out, errOut)
 	}
 
+	other := []string{"PERFECT_DATA_DIR=" + t.TempDir(), fmt.Sprintf("PORT=%d", port)}
+	if _, errOut, code = cli(t, other, "store", "backup", "--to", filepath.Join(t.TempDir(), "x.db")); code == 0 ||
+		!strings.Contains(errOut, "keeps") {
+		t.Fatalf("backup of another data dir through this server: %d %s", code, errOut)
+	}
+
 	p.kill()
 	out, errOut, code = cli(t, env, "queue", "ls", "--email", "e2e-noshow-test@example.com")
 	if code != 0 || !strings.Contains(out, "cancelled") || !strings.Contains(out, "3 email(s)") {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -94,8 +95,12 @@ func newQueueClient(e *env) (*queueClient, error) {
 	if base == "" {
 		base = fmt.Sprintf("http://127.0.0.1:%d", cfg.Port)
 	}
-	return &queueClient{base: strings.TrimRight(base, "/"), token: cfg.AdminToken,
-		hc: &http.Client{Timeout: 10 * time.Second}, cfg: cfg}, nil
+	c := &queueClient{base: strings.TrimRight(base, "/"), token: cfg.AdminToken,
+		hc: &http.Client{Timeout: 10 * time.Second}, cfg: cfg}
+	if err := c.sameFile(e); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func lookup(environ []string, name string) string {
@@ -105,6 +110,39 @@ func lookup(environ []string, name string) string {
 		}
 	}
 	return ""
+}
+
+// sameFile checks that the server at PERFECT_URL keeps the data file this
+// command was pointed at (PERFECT_DATA_DIR), so a command never reads or
+// copies another service's queue by mistake. Without PERFECT_DATA_DIR set
+// explicitly, any server is accepted.
+func (c *queueClient) sameFile(e *env) error {
+	if lookup(e.environ, "PERFECT_DATA_DIR") == "" {
+		return nil
+	}
+	var h struct {
+		Engine struct {
+			DataFile string `json:"data_file"`
+		} `json:"engine"`
+	}
+	req, err := http.NewRequest(http.MethodGet, c.base+"/health", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil // the request that follows reports an unreachable server
+	}
+	defer resp.Body.Close()
+	if json.NewDecoder(resp.Body).Decode(&h) != nil || h.Engine.DataFile == "" {
+		return nil
+	}
+	want, _ := filepath.Abs(c.cfg.DataFile())
+	if got, _ := filepath.Abs(h.Engine.DataFile); got != want && h.Engine.DataFile != c.cfg.DataFile() {
+		return exitError{code: 1, msg: fmt.Sprintf("the server at %s keeps %s, not %s (PERFECT_DATA_DIR): "+
+			"set PERFECT_URL to the right server, or stop it to use the file directly", c.base, h.Engine.DataFile, want)}
+	}
+	return nil
 }
 
 // errNoServer means nothing listened at PERFECT_URL.
