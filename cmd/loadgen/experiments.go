@@ -33,6 +33,7 @@ type runner struct {
 
 	latenessSteps  int
 	latenessWindow time.Duration
+	presize        int64
 	bigSteps       int
 	drainEmails    int
 	drainTimeout   time.Duration
@@ -219,6 +220,9 @@ type LatenessResult struct {
 	// Batches counts requests to /emails/batch.
 	Batches int    `json:"batches"`
 	Memory  Memory `json:"memory_after"`
+	// CPU is perfect's CPU time from just before the first due time to
+	// the last arrival.
+	CPU time.Duration `json:"server_cpu_ns"`
 }
 
 // lateness plans latenessSteps emails due evenly within latenessWindow,
@@ -234,6 +238,13 @@ func (r *runner) lateness(ctx context.Context) (LatenessResult, error) {
 	})
 	if err != nil {
 		return LatenessResult{}, err
+	}
+	if r.presize > 0 {
+		// Diagnostic: a data file already this large is mapped whole at
+		// open, so bbolt never re-maps it while the run grows it.
+		if err := os.Truncate(filepath.Join(dir, "perfect.db"), r.presize); err != nil {
+			return LatenessResult{}, err
+		}
 	}
 	fake, err := startFakeResend()
 	if err != nil {
@@ -253,16 +264,20 @@ func (r *runner) lateness(ctx context.Context) (LatenessResult, error) {
 		return LatenessResult{}, fmt.Errorf("perfect was healthy only after the first step was due; seed took too long")
 	}
 	r.log.Info("lateness: waiting", "steps", n, "first_due", t0.Format(time.RFC3339), "window", window)
+	cpu := p.cpuTime()
 	deadline := t0.Add(window + 3*time.Minute)
 	for len(fake.arrivals()) < n && time.Now().Before(deadline) {
 		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
 			return LatenessResult{}, err
 		}
 	}
-	res := LatenessResult{Steps: n, Window: window, Codes: fake.statusCodes(), Batches: fake.batchRequests()}
+	res := LatenessResult{Steps: n, Window: window, Codes: fake.statusCodes(), Batches: fake.batchRequests(),
+		CPU: p.cpuTime() - cpu}
 	res.Memory, _ = p.memory()
 	arrived := fake.arrivals()
 	var lats []time.Duration
+	var csv strings.Builder
+	csv.WriteString("due_unix_ms,lateness_ms\n")
 	for _, s := range seeds {
 		at, ok := arrived[s.Email]
 		if !ok {
@@ -273,6 +288,11 @@ func (r *runner) lateness(ctx context.Context) (LatenessResult, error) {
 			res.Early++
 		}
 		lats = append(lats, d)
+		fmt.Fprintf(&csv, "%d,%.3f\n", s.E2.UnixMilli(), float64(d)/float64(time.Millisecond))
+	}
+	// Per-email lateness, for a look at when the slow ones fell due.
+	if err := os.WriteFile(filepath.Join(r.work, "lateness.csv"), []byte(csv.String()), 0o644); err != nil {
+		return res, err
 	}
 	slices.Sort(lats)
 	res.Received = len(lats)
@@ -281,7 +301,7 @@ func (r *runner) lateness(ctx context.Context) (LatenessResult, error) {
 		res.Max = lats[len(lats)-1]
 	}
 	r.log.Info("lateness", "received", res.Received, "p50", ms(res.P50), "p99", ms(res.P99), "max", ms(res.Max),
-		"early", res.Early, "codes", res.Codes)
+		"early", res.Early, "codes", res.Codes, "server_cpu", res.CPU)
 	return res, nil
 }
 

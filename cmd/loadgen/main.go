@@ -49,6 +49,7 @@ func run() error {
 	flag.IntVar(&r.inFlight, "in-flight", 256, "requests in flight at most in the fixed-rate phase")
 	flag.IntVar(&r.latenessSteps, "lateness-steps", 10_000, "emails due in the lateness run")
 	flag.DurationVar(&r.latenessWindow, "lateness-window", time.Minute, "they fall due evenly within this")
+	flag.Int64Var(&r.presize, "lateness-presize", 0, "diagnostic: grow the lateness data file to this many bytes before start")
 	flag.IntVar(&r.bigSteps, "big-steps", 1_000_000, "planned steps of the big data file")
 	flag.IntVar(&r.drainEmails, "drain-emails", 1000, "emails of the burst to drain")
 	flag.DurationVar(&r.drainTimeout, "drain-timeout", 12*time.Minute, "give up draining after this")

@@ -194,8 +194,10 @@ func (rep *Report) writeMarkdown(w io.Writer) {
 	var extra []string
 	if l := rep.Lateness; l != nil {
 		extra = append(extra, fmt.Sprintf("lateness: %d of %d emails reached the fake Resend, %d before their due time; "+
-			"p50 %s, p90 %s, p99 %s, max %s; Resend answers %v, %d batch requests; memory after %s",
-			l.Received, l.Steps, l.Early, msf(l.P50), msf(l.P90), msf(l.P99), msf(l.Max), l.Codes, l.Batches, l.Memory))
+			"p50 %s, p90 %s, p99 %s, max %s; Resend answers %v, %d batch requests; perfect's CPU %s (%s per email); "+
+			"memory after %s",
+			l.Received, l.Steps, l.Early, msf(l.P50), msf(l.P90), msf(l.P99), msf(l.Max), l.Codes, l.Batches,
+			msf(l.CPU), msf(l.CPU/time.Duration(max(l.Received, 1))), l.Memory))
 	}
 	if g := rep.Big; g != nil {
 		extra = append(extra, fmt.Sprintf("big store: seeded %d steps in %s; memory after start %s; after queries %s",
