@@ -295,9 +295,10 @@ func TestCrash_SIGKILLUnderLoad(t *testing.T) {
 	t.Logf("crash test: %d kills in %s (%s)", kills, time.Since(began).Round(time.Second), r.killSummary())
 	t.Logf("notion: %d sequence records, %d BusinessX contacts, %d analytics rows; missing %d, duplicated %d",
 		sum.records, sum.contacts, sum.rows, sum.trackMissing, sum.trackDuplicated)
-	t.Logf("webhooks: %d posted (%d accepted, %d never answered, %d posts without answer, %d re-posts); "+
+	t.Logf("webhooks: %d posted (%d accepted, %d never answered of which %d stored whole, %d posts without answer, "+
+		"%d re-posts of which %d answered as duplicates); "+
 		"runs %d, steps sent %d, keys sent at Resend %d (%d batches), duplicates %d, lost %d, half-written runs %d",
-		sum.webhooks, sum.accepted, sum.unanswered, sum.noAnswer, sum.reposts,
+		sum.webhooks, sum.accepted, sum.unanswered, sum.stored, sum.noAnswer, sum.reposts, sum.deduped,
 		sum.runs, final.ByStatus[store.StatusSent], sum.sends, sum.batches, sum.duplicates, sum.lost, sum.partial)
 }
 
@@ -312,7 +313,11 @@ func (r *crashRig) killSummary() string {
 // crashSummary counts what the checks saw.
 type crashSummary struct {
 	webhooks, accepted, unanswered, noAnswer, reposts int
-	runs, sends, batches, duplicates, lost, partial   int
+	// stored counts unanswered webhooks found stored (whole); deduped
+	// counts re-posts answered as duplicates of a first post that was
+	// stored although its answer was lost.
+	stored, deduped                                 int
+	runs, sends, batches, duplicates, lost, partial int
 
 	records, contacts, rows, trackMissing, trackDuplicated int
 }
@@ -344,12 +349,16 @@ func (r *crashRig) checkDeliveries(db *store.DB) crashSummary {
 				sum.lost++
 			}
 			for _, a := range ok {
+				if a.duplicate {
+					sum.deduped++
+				}
 				if len(runs) == 1 && a.runID != runs[0].ID {
 					t.Errorf("%s %s: answered run %s, stored %s", w.shape.path, w.email, a.runID, runs[0].ID)
 				}
 			}
 		default:
 			sum.unanswered++
+			sum.stored += len(runs)
 			if len(runs) > 1 {
 				t.Errorf("%s %s unanswered, %d runs stored", w.shape.path, w.email, len(runs))
 			}
