@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -17,6 +18,12 @@ type BatchSender interface {
 	SendBatch(ctx context.Context, msgs []Message, idempotencyKey string) ([]string, error)
 }
 
+// batchItem is a prepared member of a batch.
+type batchItem struct {
+	step store.Step
+	run  store.Run
+}
+
 // batchKey is the Resend idempotency key of a batch.
 func batchKey(id string) string { return "batch-" + id }
 
@@ -26,15 +33,11 @@ func batchKey(id string) string { return "batch-" + id }
 // with the same members and key.
 func (e *Engine) dispatchBatch(ctx context.Context, c store.Claim) {
 	log := e.log.With("batch_id", c.BatchID, "steps", len(c.Steps))
-	type item struct {
-		step store.Step
-		run  store.Run
-	}
-	var ready []item
+	var ready []batchItem
 	for _, s := range c.Steps {
 		run, s, ok := e.prepare(ctx, e.stepLog(s), s)
 		if ok {
-			ready = append(ready, item{s, run})
+			ready = append(ready, batchItem{s, run})
 		}
 	}
 	if len(ready) == 0 {
@@ -49,7 +52,7 @@ func (e *Engine) dispatchBatch(ctx context.Context, c store.Claim) {
 	}
 	// Members go in step order, however they were claimed, so that a
 	// re-sent batch has the same body under its key as the first try.
-	slices.SortFunc(ready, func(a, b item) int { return strings.Compare(a.step.ID, b.step.ID) })
+	slices.SortFunc(ready, func(a, b batchItem) int { return strings.Compare(a.step.ID, b.step.ID) })
 	msgs := make([]Message, len(ready))
 	for i, it := range ready {
 		msgs[i] = message(it.step)
@@ -76,11 +79,7 @@ func (e *Engine) dispatchBatch(ctx context.Context, c store.Claim) {
 			e.metrics.Attempt(it.step.Flow, "batch_"+f.Kind)
 		}
 		if !f.Permanent && ready[0].step.Attempts < e.maxAttempts {
-			ids := make([]string, len(ready))
-			for i, it := range ready {
-				ids[i] = it.step.ID
-			}
-			e.retryBatch(ctx, log, c.BatchID, ids, f)
+			e.retryBatch(ctx, log, c.BatchID, ready, f)
 			return
 		}
 		log.WarnContext(ctx, "batch refused, sending one by one", "reason", truncate(f.Reason, 200))
@@ -100,17 +99,30 @@ func (e *Engine) dispatchBatch(ctx context.Context, c store.Claim) {
 }
 
 // retryBatch puts every member back at one due time, keeping the batch.
-func (e *Engine) retryBatch(ctx context.Context, log *slog.Logger, batchID string, ids []string, f Failure) {
+// Each member's failed attempt gets its analytics row in the same
+// transaction.
+func (e *Engine) retryBatch(ctx context.Context, log *slog.Logger, batchID string, ready []batchItem, f Failure) {
 	now := e.Now()
 	next := now.Add(f.Wait)
+	ids := make([]string, len(ready))
+	var items []store.OutboxItem
+	for i, it := range ready {
+		ids[i] = it.step.ID
+		if e.tracker != nil {
+			items = append(items, e.tracker.Attempted(it.run, it.step, now, errors.New(f.Reason))...)
+		}
+	}
 	_, err := e.db.UpdateMany(ids, func(st *store.Step) error {
 		st.Status, st.DueAt, st.UpdatedAt, st.ClaimedAt = store.StatusPlanned, next, now, nil
 		st.LastError = f.Reason
 		return nil
-	})
+	}, items...)
 	if err != nil {
 		e.log.ErrorContext(ctx, "record batch retry", "batch_id", batchID, "err", err)
 		return
+	}
+	if len(items) > 0 {
+		e.trackedHook()
 	}
 	log.WarnContext(ctx, "batch will be retried", "kind", f.Kind, "retry_at", next.Format(time.RFC3339),
 		"reason", truncate(f.Reason, 200))
