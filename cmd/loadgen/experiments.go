@@ -365,7 +365,10 @@ func (r *runner) big(ctx context.Context) (BigResult, error) {
 		email := pick()
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, r.perfect, "queue", "ls", "--email", email)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "PERFECT_URL=" + url}
+		// As an operator runs it beside the service: same data dir, so the
+		// CLI checks that the server it reaches keeps that file.
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "PERFECT_URL=" + url,
+			"PERFECT_DATA_DIR=" + dir}
 		out, err := cmd.CombinedOutput()
 		cli = append(cli, time.Since(start))
 		if err != nil || strings.Count(string(out), "5-Day E") != 4 {
