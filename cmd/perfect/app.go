@@ -189,6 +189,7 @@ func (a *app) open(ctx context.Context) error {
 		// The outbox drainer starts in run, after this: the map is not
 		// read concurrently yet.
 		triggers = a.prefect.open(a.engine, tracker, a.outbox.Wake, lifecycle, a.log.With("component", "prefect"))
+		a.prefect.critical = a.server.OnCritical
 		a.prefect.appliers(appliers)
 	}
 	a.server.SetBackend(&httpapi.Backend{

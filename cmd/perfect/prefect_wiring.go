@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
+	"perfect/flows"
 	"perfect/internal/engine"
 	"perfect/internal/httpapi"
 	"perfect/internal/prefect"
@@ -24,6 +26,9 @@ type prefectParts struct {
 	backend  *prefect.Backend
 	api      *prefectapi.API
 	lc       *httpapi.Lifecycle
+	// critical sends the Discord alert of a CRITICAL assessment started
+	// through /api, as the webhook does.
+	critical func(ctx context.Context, email string, red int)
 }
 
 // newPrefect reads the Prefect settings. When PREFECT_API_URL is set, the
@@ -47,6 +52,10 @@ func newPrefect(ctx context.Context, environ []string, log *slog.Logger) (*prefe
 		OnStarted: func(ctx context.Context, req engine.StartRequest, res engine.Result) {
 			if p.lc != nil {
 				p.lc.Started(ctx, req, res)
+			}
+			if req.Flow == flows.BusinessXAssess && req.Segment == "CRITICAL" && !res.Duplicate && p.critical != nil {
+				red, _ := strconv.Atoi(fmt.Sprint(req.Params["red_systems"]))
+				p.critical(ctx, req.Email, red)
 			}
 		},
 		CancelRun: func(ctx context.Context, runID, by, reason string) error {
