@@ -15,7 +15,7 @@ soak: ## A simulated month for SOAK_CONTACTS contacts (default 10,000): memory a
 
 faults: ## Provider, long-outage and storage fault tests, verbose
 	$(GO) test -count=1 -v \
-		-run '^(TestFaults_|TestBatch_Resent|TestDB_ClaimNext_Attempted|TestE2E_LongOutage|TestE2E_Storage|TestBackend_PrefectDown|TestE2E_NotionOutage)' \
-		./store/ ./internal/engine/ ./internal/tracking/ ./internal/prefect/ ./cmd/perfect/
+		-run '^(TestFaults_|TestBatch_|TestDB_ClaimNext_Attempted|TestDB_FullFile|TestEngine_PermanentError|TestClient_SendLostResponse|TestE2E_LongOutage|TestE2E_Storage|TestBackend_PrefectDown|TestE2E_NotionOutage)' \
+		./store/ ./internal/resend/ ./internal/engine/ ./internal/tracking/ ./internal/prefect/ ./cmd/perfect/
 
 reliability: faults soak crash-test ## Every reliability proof of RELIABILITY.md
