@@ -58,6 +58,9 @@ var (
 	// ErrFull is returned when the file cannot grow: its size cap was
 	// reached or the disk is full.
 	ErrFull = errors.New("data file cannot grow (disk full or size cap reached)")
+	// ErrDamaged is returned by Open for a file that is shorter than its
+	// header says or, with Options.Verify, fails bbolt's consistency check.
+	ErrDamaged = errors.New("data file is damaged")
 )
 
 // Options tune Open.
@@ -71,6 +74,9 @@ type Options struct {
 	// MaxSize caps the file; a commit that would grow it past fails with
 	// ErrFull, as on a full disk.
 	MaxSize int64
+	// Verify runs bbolt's consistency check on an existing file before
+	// using it; a damaged file fails Open with ErrDamaged.
+	Verify bool
 }
 
 // DB is the open data file.
@@ -88,6 +94,9 @@ func Open(path string, opts Options) (*DB, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
+	}
+	if err := probe(path, opts); err != nil {
+		return nil, err
 	}
 	b, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:      opts.Timeout,
@@ -119,6 +128,42 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("init buckets: %w", err)
 	}
 	return db, nil
+}
+
+// probe looks at an existing file read-only before it is used: bbolt maps
+// the file, and pages its header counts but the file lacks (a truncated
+// copy) would kill the process with SIGBUS on first access. With
+// opts.Verify it also runs the consistency check.
+func probe(path string, opts Options) error {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() == 0 {
+		return nil // a new file
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: opts.Timeout})
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return fmt.Errorf("open %s: %w (waited %s)", path, ErrLocked, opts.Timeout)
+	case err != nil:
+		return fmt.Errorf("open %s: %w: %v", path, ErrDamaged, err)
+	}
+	defer b.Close()
+	return b.View(func(tx *bolt.Tx) error {
+		if size := tx.Size(); size > fi.Size() {
+			return fmt.Errorf("open %s: %w: truncated, the file has %d bytes and its header counts %d",
+				path, ErrDamaged, fi.Size(), size)
+		}
+		if !opts.Verify {
+			return nil
+		}
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("open %s: %w: %v", path, ErrDamaged, errors.Join(errs...))
+		}
+		return nil
+	})
 }
 
 // full maps a failed growth of the file to ErrFull.

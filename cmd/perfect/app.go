@@ -128,7 +128,7 @@ func templateSource(cfg *config.Config) (templates.Source, string, error) {
 // open opens the data file, waiting up to BOLT_OPEN_TIMEOUT for its lock,
 // and makes the server ready.
 func (a *app) open(ctx context.Context) error {
-	db, err := store.Open(a.cfg.DataFile(), store.Options{Timeout: a.cfg.BoltTimeout, MaxSize: a.cfg.BoltMaxSize})
+	db, err := store.Open(a.cfg.DataFile(), store.Options{Timeout: a.cfg.BoltTimeout, MaxSize: a.cfg.BoltMaxSize, Verify: true})
 	if err != nil {
 		return err
 	}

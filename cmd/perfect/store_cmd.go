@@ -100,7 +100,11 @@ func (c StoreBackupCmd) Run(e *env) error {
 	case err != nil:
 		_, err = openForInspection(path)
 	default:
-		n, err = db.Backup(f)
+		if err = db.Check(); err != nil {
+			err = fmt.Errorf("data file %s is damaged, nothing copied (cp copies it as it is): %w", path, err)
+		} else {
+			n, err = db.Backup(f)
+		}
 		db.Close()
 	}
 	if cerr := f.Close(); err == nil {
@@ -108,7 +112,7 @@ func (c StoreBackupCmd) Run(e *env) error {
 	}
 	if err != nil {
 		_ = os.Remove(c.To)
-		return exitError{code: 1, msg: fmt.Sprintf("backup: %v", err)}
+		return exitError{code: 1, msg: fmt.Sprintf("backup of %s: %v", path, err)}
 	}
 	fmt.Fprintf(e.stdout, "wrote %s (%d bytes)\n", c.To, n)
 	return nil

@@ -61,11 +61,7 @@ func (e *Engine) dispatchBatch(ctx context.Context, c store.Claim) {
 	now := e.Now()
 	switch {
 	case err == nil && len(ids) == len(ready):
-		for i, it := range ready {
-			e.metrics.Attempt(it.step.Flow, "sent")
-			e.finish(ctx, e.stepLog(it.step), it.step.ID, store.StatusSent, ids[i], "", &it.run)
-		}
-		log.InfoContext(ctx, "batch sent")
+		e.finishBatch(ctx, log, ready, ids)
 	case ctx.Err() != nil:
 		for _, it := range ready {
 			e.release(e.stepLog(it.step), it.step)
@@ -96,6 +92,43 @@ func (e *Engine) dispatchBatch(ctx context.Context, c store.Claim) {
 			e.sendOne(ctx, e.stepLog(s), s, it.run)
 		}
 	}
+}
+
+// finishBatch records every member of an accepted batch as sent, with its
+// tracking, in one transaction: a crash leaves the batch either all
+// sending, to be re-sent whole under its key, or all sent.
+func (e *Engine) finishBatch(ctx context.Context, log *slog.Logger, ready []batchItem, ids []string) {
+	now := e.Now()
+	stepIDs := make([]string, len(ready))
+	provider := make(map[string]string, len(ready))
+	var items []store.OutboxItem
+	for i, it := range ready {
+		stepIDs[i], provider[it.step.ID] = it.step.ID, ids[i]
+		if e.tracker != nil {
+			s := it.step
+			s.Status, s.ProviderID = store.StatusSent, ids[i]
+			items = append(items, e.tracker.Attempted(it.run, s, now, nil)...)
+		}
+	}
+	steps, err := e.db.UpdateMany(stepIDs, func(s *store.Step) error {
+		t := now
+		s.Status, s.UpdatedAt, s.ClaimedAt = store.StatusSent, now, nil
+		s.SentAt, s.ProviderID, s.LastError = &t, provider[s.ID], ""
+		return nil
+	}, items...)
+	if err != nil {
+		e.log.ErrorContext(ctx, "record batch sent", "batch_id", ready[0].step.BatchID, "err", err)
+		return
+	}
+	if len(items) > 0 {
+		e.trackedHook()
+	}
+	for _, s := range steps {
+		e.metrics.Attempt(s.Flow, "sent")
+		e.metrics.Step(s.Flow, string(store.StatusSent))
+		e.stepLog(s).InfoContext(ctx, "step sent", "provider_id", s.ProviderID)
+	}
+	log.InfoContext(ctx, "batch sent")
 }
 
 // retryBatch puts every member back at one due time, keeping the batch.
