@@ -18,15 +18,6 @@ import (
 	"perfect/store"
 )
 
-// knownFailure skips a check that fails today for a reason written in
-// RELIABILITY.md, unless PERFECT_KNOWN_FAILURES is set.
-func knownFailure(t *testing.T, reason string) {
-	t.Helper()
-	if reason != "" && os.Getenv("PERFECT_KNOWN_FAILURES") == "" {
-		t.Skipf("known failure (RELIABILITY.md, set PERFECT_KNOWN_FAILURES=1 to run): %s", reason)
-	}
-}
-
 // serveOnce runs perfect serve until it exits or timeout passes, polling
 // /health meanwhile; it returns the exit code (-1: still running, killed),
 // stderr and the /health codes seen.
@@ -179,31 +170,23 @@ func TestE2E_StorageDamagedFile(t *testing.T) {
 	tests := []struct {
 		name string
 		how  func([]byte) []byte
-		// known failures, by command (RELIABILITY.md)
-		serveKnown, checkKnown, backupKnown string
 	}{
 		{name: "garbage header", how: func(b []byte) []byte {
 			copy(b, bytes.Repeat([]byte{0xAB}, 2*page))
 			return b
 		}},
-		{name: "truncated to 16 KiB", how: func(b []byte) []byte { return b[:4*page] },
-			serveKnown:  "bbolt maps the missing pages and the process dies with SIGBUS",
-			checkKnown:  "bbolt maps the missing pages and the process dies with SIGBUS",
-			backupKnown: "the message is only \"backup: EOF\""},
+		{name: "truncated to 16 KiB", how: func(b []byte) []byte { return b[:4*page] }},
 		{name: "garbled data pages", how: func(b []byte) []byte {
 			for i := 10 * page; i < 30*page && i < len(b); i++ {
 				b[i] = b[i]*7 + 13
 			}
 			return b
-		},
-			serveKnown:  "serve does not check the file: bbolt panics on the garbled pages, or serve starts on them",
-			backupKnown: "backup copies the damaged pages and exits 0"},
+		}},
 	}
 	for _, tt := range tests {
 		dir := damage(t, good, tt.how)
 		path := filepath.Join(dir, "perfect.db")
 		t.Run(tt.name+"/serve", func(t *testing.T) {
-			knownFailure(t, tt.serveKnown)
 			code, stderr, health := serveOnce(t, []string{"PERFECT_DATA_DIR=" + dir, "BOLT_OPEN_TIMEOUT=1s"}, 10*time.Second)
 			if code != 1 {
 				t.Fatalf("serve exit code %d, want 1\n%s", code, tail(stderr, 1500))
@@ -218,7 +201,6 @@ func TestE2E_StorageDamagedFile(t *testing.T) {
 			}
 		})
 		t.Run(tt.name+"/store check", func(t *testing.T) {
-			knownFailure(t, tt.checkKnown)
 			out, stderr, code := cli(t, nil, "store", "check", "--file", path)
 			if code != 1 || out != "" {
 				t.Fatalf("store check: exit %d, stdout %q, want 1 and nothing", code, out)
@@ -228,7 +210,6 @@ func TestE2E_StorageDamagedFile(t *testing.T) {
 			}
 		})
 		t.Run(tt.name+"/store backup", func(t *testing.T) {
-			knownFailure(t, tt.backupKnown)
 			to := filepath.Join(t.TempDir(), "copy.db")
 			_, stderr, code := cli(t, nil, "store", "backup", "--file", path, "--to", to)
 			if code != 1 {
