@@ -373,3 +373,44 @@ func (db *DB) Stats(now time.Time) (Stats, error) {
 	})
 	return st, err
 }
+
+// PurgeFinished deletes up to limit steps that reached a final status
+// (sent, outbox, cancelled, expired) before the cutoff, with their index
+// entries. Runs are kept: they are small and hold the dedupe keys.
+func (db *DB) PurgeFinished(before time.Time, limit int) (int, error) {
+	n := 0
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		n = 0
+		for _, st := range []Status{StatusSent, StatusOutbox, StatusCancelled, StatusExpired} {
+			var ids []string
+			forPrefix(tx.Bucket(bucketByStatus), string(st), func(id string) bool {
+				ids = append(ids, id)
+				return len(ids) < 4*limit
+			})
+			for _, id := range ids {
+				if n >= limit {
+					return nil
+				}
+				s, err := loadStep(tx, id)
+				if err != nil {
+					return err
+				}
+				if !s.UpdatedAt.Before(before) {
+					continue
+				}
+				if err := unindexStep(tx, s); err != nil {
+					return err
+				}
+				if err := tx.Bucket(bucketByEmail).Delete(joinKey(Key(s.Email), s.ID)); err != nil {
+					return err
+				}
+				if err := tx.Bucket(bucketSteps).Delete([]byte(s.ID)); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}

@@ -336,3 +336,32 @@ func TestOpen_CorruptFile(t *testing.T) {
 		t.Fatal("a corrupt file opened")
 	}
 }
+
+func TestDB_PurgeFinished(t *testing.T) {
+	db := mustOpen(t)
+	mustCreate(t, db, intake("A", "a@example.com", "", time.Minute, time.Hour))
+	old := t0.Add(-400 * 24 * time.Hour)
+	if _, err := db.CancelStep("A-e1", "me", "r", old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CancelStep("A-e2", "me", "r", t0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.PurgeFinished(t0.Add(-365*24*time.Hour), 100)
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d, err %v; want 1", n, err)
+	}
+	if _, err := db.GetStep("A-e1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("old step still there: %v", err)
+	}
+	if steps, _ := db.List(store.Filter{Email: "a@example.com"}); len(steps) != 1 || steps[0].ID != "A-e2" {
+		t.Fatalf("left %v", stepIDs(steps))
+	}
+	st, _ := db.Stats(t0)
+	if st.ByStatus[store.StatusCancelled] != 1 {
+		t.Fatalf("counters %v", st.ByStatus)
+	}
+	if _, err := db.GetRun("A"); err != nil {
+		t.Fatalf("run removed: %v", err)
+	}
+}

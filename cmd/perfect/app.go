@@ -227,7 +227,7 @@ func (a *app) discordAlert(ctx context.Context, email string, red int) {
 
 // run runs the scheduler, the outbox and housekeeping until ctx ends.
 func (a *app) run(ctx context.Context) error {
-	cron, err := housekeeping(a.log.With("component", "housekeeping"), a.db, a.engine, a.outbox.Wake)
+	cron, err := housekeeping(a.log.With("component", "housekeeping"), a.db, a.engine, a.outbox.Wake, a.cfg.Retention)
 	if err != nil {
 		return err
 	}

@@ -112,6 +112,29 @@ func configureServer(s *httpapi.Server, cfg *config.Config, log *slog.Logger) {
 	}
 }
 
+// purge deletes finished steps older than the retention, in chunks so no
+// transaction holds the writer for long.
+func purge(log *slog.Logger, db *store.DB, now time.Time, retention time.Duration) {
+	if retention <= 0 {
+		return
+	}
+	total := 0
+	for {
+		n, err := db.PurgeFinished(now.Add(-retention), 1000)
+		total += n
+		if err != nil {
+			log.Error("retention", "err", err)
+			return
+		}
+		if n < 1000 {
+			break
+		}
+	}
+	if total > 0 {
+		log.Info("finished steps purged", "steps", total, "older_than", retention.String())
+	}
+}
+
 func newLogger(cfg *config.Config, w interface{ Write([]byte) (int, error) }) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -126,7 +149,7 @@ func newLogger(cfg *config.Config, w interface{ Write([]byte) (int, error) }) *s
 
 // housekeeping schedules the recurring jobs on gocron: they are not the
 // store of planned steps, only periodic care around it.
-func housekeeping(log *slog.Logger, db *store.DB, eng *engine.Engine, nudgeOutbox func()) (gocron.Scheduler, error) {
+func housekeeping(log *slog.Logger, db *store.DB, eng *engine.Engine, nudgeOutbox func(), retention time.Duration) (gocron.Scheduler, error) {
 	s, err := gocron.NewScheduler(gocron.WithLocation(time.UTC))
 	if err != nil {
 		return nil, err
@@ -150,6 +173,7 @@ func housekeeping(log *slog.Logger, db *store.DB, eng *engine.Engine, nudgeOutbo
 		// wake-up lost to a bug, at the cost of one index read a minute.
 		{time.Minute, "scheduler-nudge", eng.Wake},
 		{time.Minute, "outbox-nudge", nudgeOutbox},
+		{6 * time.Hour, "retention", func() { purge(log, db, eng.Now(), retention) }},
 	}
 	for _, j := range jobs {
 		if j.fn == nil {

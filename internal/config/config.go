@@ -31,6 +31,9 @@ type Config struct {
 	ShutdownWait time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	// MaxLateness is "24h" (every nurture flow) or "flow=dur,...".
 	MaxLateness string `env:"MAX_LATENESS"`
+	// Retention is how long finished steps (sent, cancelled, expired) are
+	// kept; 0 keeps them forever.
+	Retention time.Duration `env:"RETENTION" envDefault:"8760h"`
 	// BoltMaxSize caps the data file in bytes (0: no cap); past it,
 	// webhooks answer 503 as on a full disk.
 	BoltMaxSize int64  `env:"BOLT_MAX_SIZE" envDefault:"0"`
@@ -393,6 +396,9 @@ func (c *Config) validate() error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", c.LogLevel))
+	}
+	if c.Retention < 0 {
+		errs = append(errs, fmt.Errorf("RETENTION must be 0 (keep) or a positive duration, got %s", c.Retention))
 	}
 	if c.MaxAttempts < 1 {
 		errs = append(errs, fmt.Errorf("SEND_MAX_ATTEMPTS must be at least 1, got %d", c.MaxAttempts))
