@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -24,6 +25,9 @@ import (
 	"perfect/internal/unsubscribe"
 	"perfect/store"
 )
+
+// verifyLimit is the largest data file fully checked at start (256 MiB).
+const verifyLimit = 256 << 20
 
 // app is the wired service: everything serve starts and stops.
 type app struct {
@@ -128,7 +132,17 @@ func templateSource(cfg *config.Config) (templates.Source, string, error) {
 // open opens the data file, waiting up to BOLT_OPEN_TIMEOUT for its lock,
 // and makes the server ready.
 func (a *app) open(ctx context.Context) error {
-	db, err := store.Open(a.cfg.DataFile(), store.Options{Timeout: a.cfg.BoltTimeout, MaxSize: a.cfg.BoltMaxSize, Verify: true})
+	// The full consistency check reads the whole file: worth it at start
+	// for a file of ordinary size, too slow and memory-hungry for a huge
+	// one, whose header is still checked (run perfect store check offline).
+	verify := true
+	if fi, err := os.Stat(a.cfg.DataFile()); err == nil && fi.Size() > verifyLimit {
+		verify = false
+		a.log.Info("data file too large for a full check at start; header checked only",
+			"bytes", fi.Size(), "hint", "perfect store check")
+	}
+	db, err := store.Open(a.cfg.DataFile(), store.Options{Timeout: a.cfg.BoltTimeout,
+		MaxSize: a.cfg.BoltMaxSize, Verify: verify})
 	if err != nil {
 		return err
 	}
