@@ -59,7 +59,7 @@ func liveRunByDedupe(tx *bolt.Tx, key string) (Run, bool, error) {
 
 func writeIntake(tx *bolt.Tx, in Intake) error {
 	r := in.Run
-	if err := putJSON(tx.Bucket(bucketRuns), []byte(r.ID), r); err != nil {
+	if err := putJSON(appendBucket(tx, bucketRuns), []byte(r.ID), r); err != nil {
 		return err
 	}
 	if err := tx.Bucket(bucketRunsByEmail).Put(joinKey(Key(r.Email), r.ID), nil); err != nil {
