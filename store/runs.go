@@ -24,8 +24,8 @@ type Intake struct {
 // cancelled, nothing is written and the existing run is returned with
 // duplicate set. Concurrent calls are grouped into one commit.
 func (db *DB) CreateRun(in Intake) (run Run, duplicate bool, err error) {
-	err = db.bolt.Batch(func(tx *bolt.Tx) error {
-		// Batch may run this function again: reset what it reports.
+	err = db.commits.run(db.bolt, func(tx *bolt.Tx) error {
+		// The function may run again alone: reset what it reports.
 		run, duplicate = in.Run, false
 		if in.Run.DedupeKey != "" {
 			existing, ok, err := liveRunByDedupe(tx, in.Run.DedupeKey)

@@ -81,8 +81,9 @@ type Options struct {
 
 // DB is the open data file.
 type DB struct {
-	bolt *bolt.DB
-	path string
+	bolt    *bolt.DB
+	path    string
+	commits committer
 }
 
 // Open opens or creates the data file at path.
@@ -111,12 +112,6 @@ func Open(path string, opts Options) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	// Group commit: concurrent intakes share one fsync. bbolt waits up to
-	// MaxBatchDelay (10 ms by default) for a batch to fill; 1 ms keeps a
-	// lone webhook's answer fast and still merges bursts (BenchmarkCreateRun:
-	// 64 concurrent intakes 93 µs each instead of 261 µs, one alone 2.6 ms
-	// instead of 11.6 ms).
-	b.MaxBatchDelay = time.Millisecond
 	db := &DB{bolt: b, path: path}
 	if opts.ReadOnly {
 		return db, nil
