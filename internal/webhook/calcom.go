@@ -72,7 +72,7 @@ func DecodeCalcom(body []byte) (*CalcomBooking, error) {
 	if b, ok := flatMeeting(obj); ok {
 		return b, nil
 	}
-	event, payload, err := calcomEnvelope(obj)
+	event, payload, err := envelope(obj, "triggerEvent")
 	if err != nil {
 		return nil, err
 	}
@@ -95,15 +95,16 @@ func (b *CalcomBooking) Params() map[string]any {
 	}
 }
 
-// calcomEnvelope validates the legacy model: triggerEvent (str) and payload
-// (dict), both required, other keys allowed.
-func calcomEnvelope(obj *object) (string, *object, error) {
+// envelope validates a provider envelope: the event name under eventKey
+// (str) and payload (dict), both required, other keys allowed. Cal.com
+// names the event "triggerEvent", Calendly "event".
+func envelope(obj *object, eventKey string) (string, *object, error) {
 	var detail []FieldError
 	var event string
-	if raw, ok := obj.get("triggerEvent"); !ok {
-		detail = append(detail, missingAt(bodyLoc("triggerEvent"), obj))
+	if raw, ok := obj.get(eventKey); !ok {
+		detail = append(detail, missingAt(bodyLoc(eventKey), obj))
 	} else if s, is := asString(raw); is != nil {
-		detail = append(detail, is.at(bodyLoc("triggerEvent")))
+		detail = append(detail, is.at(bodyLoc(eventKey)))
 	} else {
 		event = s
 	}

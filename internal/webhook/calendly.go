@@ -63,7 +63,7 @@ func DecodeCalendly(body []byte) (*CalendlyEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	event, payload, err := calendlyEnvelope(obj)
+	event, payload, err := envelope(obj, "event")
 	if err != nil {
 		return nil, err
 	}
@@ -97,30 +97,6 @@ func (e *CalendlyEvent) NoShowParams() map[string]any {
 // invitee.created event, as a Cal.com booking would give them.
 func (e *CalendlyEvent) BookingParams() map[string]any {
 	return map[string]any{"email": e.Email, "name": e.Name, "meeting_time": e.StartTimeRaw}
-}
-
-func calendlyEnvelope(obj *object) (string, *object, error) {
-	var detail []FieldError
-	var event string
-	if raw, ok := obj.get("event"); !ok {
-		detail = append(detail, missingAt(bodyLoc("event"), obj))
-	} else if s, is := asString(raw); is != nil {
-		detail = append(detail, is.at(bodyLoc("event")))
-	} else {
-		event = s
-	}
-	var payload *object
-	if raw, ok := obj.get("payload"); !ok {
-		detail = append(detail, missingAt(bodyLoc("payload"), obj))
-	} else if p, isObj := raw.(*object); !isObj {
-		detail = append(detail, newIssue("dict_type", msgDictType, raw).at(bodyLoc("payload")))
-	} else {
-		payload = p
-	}
-	if len(detail) > 0 {
-		return "", nil, &ValidationError{Detail: detail}
-	}
-	return event, payload, nil
 }
 
 func calendlyNoShow(payload *object) (*NoShow, error) {
